@@ -1,0 +1,277 @@
+"""Reading a store's configuration and catalog into domain objects."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kasse.adapters.db import tables as t
+from kasse.domain.money import RoundingMethod
+from kasse.domain.store import (
+    AllowedCountry,
+    Country,
+    Currency,
+    OrderStatus,
+    PaymentMethod,
+    PaymentMethodSetting,
+    Product,
+    ProductVariant,
+    Region,
+    ShippingMethod,
+    ShippingOption,
+    Store,
+    StoreConfig,
+    TaxClass,
+    TaxRate,
+)
+
+
+def _as_uuid(text: str) -> UUID | None:
+    try:
+        return UUID(text.strip())
+    except ValueError:
+        return None
+
+
+def _store(row: Row[Any]) -> Store:
+    return Store(
+        id=row.id, alias=row.alias, name=row.name, prices_include_tax=row.prices_include_tax,
+        base_currency_id=row.base_currency_id, default_country_id=row.default_country_id,
+        default_tax_class_id=row.default_tax_class_id,
+        default_order_status_id=row.default_order_status_id,
+        cart_number_template=row.cart_number_template,
+        order_number_template=row.order_number_template,
+        rounding_method=RoundingMethod(row.rounding_method), config_version=row.config_version,
+    )
+
+
+async def find_store_row(conn: AsyncConnection, id_or_alias: str) -> tuple[UUID, int] | None:
+    """(id, config_version) of the store with this id or alias (aliases ignore case)."""
+    wanted = _as_uuid(id_or_alias)
+    condition = func.lower(t.stores.c.alias) == id_or_alias.strip().lower()
+    if wanted is not None:
+        condition = or_(condition, t.stores.c.id == wanted)
+    row = (await conn.execute(
+        select(t.stores.c.id, t.stores.c.config_version).where(condition).limit(1)
+    )).first()
+    return (row.id, row.config_version) if row else None
+
+
+async def _prices_of(conn: AsyncConnection, owner_ids: Sequence[UUID]
+                     ) -> dict[UUID, Mapping[UUID, Decimal]]:
+    found: dict[UUID, dict[UUID, Decimal]] = defaultdict(dict)
+    if owner_ids:
+        rows = await conn.execute(
+            select(t.prices.c.owner_id, t.prices.c.currency_id, t.prices.c.value)
+            .where(t.prices.c.owner_id.in_(owner_ids))
+        )
+        for owner_id, currency_id, value in rows:
+            found[owner_id][currency_id] = value
+    return {k: MappingProxyType(v) for k, v in found.items()}
+
+
+async def load_store_config(conn: AsyncConnection, store_id: UUID) -> StoreConfig | None:
+    """The whole configuration of one store (products excluded), in a handful of queries."""
+    store_row = (await conn.execute(select(t.stores).where(t.stores.c.id == store_id))).first()
+    if store_row is None:
+        return None
+    store = _store(store_row)
+
+    country_rows = (await conn.execute(
+        select(t.countries).where(t.countries.c.store_id == store_id)
+        .order_by(t.countries.c.sort_order, t.countries.c.name)
+    )).all()
+    region_rows = (await conn.execute(
+        select(t.regions).join(t.countries, t.regions.c.country_id == t.countries.c.id)
+        .where(t.countries.c.store_id == store_id)
+        .order_by(t.regions.c.sort_order, t.regions.c.name)
+    )).all()
+    regions_by_country: dict[UUID, list[Region]] = defaultdict(list)
+    region_ids: dict[tuple[UUID, str], UUID] = {}
+    for r in region_rows:
+        regions_by_country[r.country_id].append(Region(
+            id=r.id, country_id=r.country_id, code=r.code, name=r.name,
+            default_payment_method_id=r.default_payment_method_id,
+            default_shipping_method_id=r.default_shipping_method_id, sort_order=r.sort_order))
+        region_ids[(r.country_id, r.code)] = r.id
+    countries = tuple(
+        Country(id=c.id, store_id=c.store_id, code=c.code, name=c.name,
+                default_currency_id=c.default_currency_id,
+                default_payment_method_id=c.default_payment_method_id,
+                default_shipping_method_id=c.default_shipping_method_id,
+                regions=tuple(regions_by_country.get(c.id, ())), sort_order=c.sort_order)
+        for c in country_rows
+    )
+    country_ids = {c.code.upper(): c.id for c in countries}
+
+    currencies = tuple(
+        Currency(id=c.id, store_id=c.store_id, code=c.code, name=c.name, culture=c.culture,
+                 decimal_places=c.decimal_places, format_template=c.format_template,
+                 allowed_country_ids=tuple(country_ids[code.upper()]
+                                           for code in c.allowed_country_codes
+                                           if code.upper() in country_ids),
+                 sort_order=c.sort_order)
+        for c in (await conn.execute(
+            select(t.currencies).where(t.currencies.c.store_id == store_id)
+            .order_by(t.currencies.c.sort_order, t.currencies.c.code)
+        ))
+    )
+
+    rates_by_class: dict[UUID, list[TaxRate]] = defaultdict(list)
+    for r in await conn.execute(
+        select(t.tax_rates).join(t.tax_classes, t.tax_rates.c.tax_class_id == t.tax_classes.c.id)
+        .where(t.tax_classes.c.store_id == store_id)
+    ):
+        rates_by_class[r.tax_class_id].append(
+            TaxRate(country_id=r.country_id, region_id=r.region_id, rate=r.rate,
+                    tax_code=r.tax_code))
+    tax_classes = tuple(
+        TaxClass(id=c.id, store_id=c.store_id, alias=c.alias, name=c.name,
+                 default_rate=c.default_rate, default_tax_code=c.default_tax_code,
+                 rates=tuple(rates_by_class.get(c.id, ())), sort_order=c.sort_order)
+        for c in await conn.execute(
+            select(t.tax_classes).where(t.tax_classes.c.store_id == store_id)
+            .order_by(t.tax_classes.c.sort_order, t.tax_classes.c.name))
+    )
+
+    statuses = tuple(
+        OrderStatus(id=s.id, store_id=s.store_id, alias=s.alias, name=s.name, color=s.color,
+                    sort_order=s.sort_order)
+        for s in await conn.execute(
+            select(t.order_statuses).where(t.order_statuses.c.store_id == store_id)
+            .order_by(t.order_statuses.c.sort_order, t.order_statuses.c.name))
+    )
+
+    pm_rows = (await conn.execute(
+        select(t.payment_methods).where(t.payment_methods.c.store_id == store_id)
+        .order_by(t.payment_methods.c.sort_order, t.payment_methods.c.name)
+    )).all()
+    sm_rows = (await conn.execute(
+        select(t.shipping_methods).where(t.shipping_methods.c.store_id == store_id)
+        .order_by(t.shipping_methods.c.sort_order, t.shipping_methods.c.name)
+    )).all()
+    option_rows = (await conn.execute(
+        select(t.shipping_options).where(
+            t.shipping_options.c.shipping_method_id.in_([m.id for m in sm_rows]))
+        .order_by(t.shipping_options.c.sort_order, t.shipping_options.c.name)
+    )).all() if sm_rows else []
+    owners = [m.id for m in pm_rows] + [m.id for m in sm_rows] + [o.id for o in option_rows]
+    prices = await _prices_of(conn, owners)
+    allowed = await _allowed_countries(conn, owners, region_ids)
+
+    settings: dict[UUID, list[PaymentMethodSetting]] = defaultdict(list)
+    if pm_rows:
+        for s in await conn.execute(
+            select(t.payment_method_settings)
+            .where(t.payment_method_settings.c.payment_method_id.in_([m.id for m in pm_rows]))
+            .order_by(t.payment_method_settings.c.key)
+        ):
+            settings[s.payment_method_id].append(
+                PaymentMethodSetting(key=s.key, value=s.value, is_secret=s.is_secret))
+    empty: Mapping[UUID, Decimal] = MappingProxyType({})
+    payment_methods = tuple(
+        PaymentMethod(id=m.id, store_id=m.store_id, alias=m.alias, name=m.name,
+                      provider_alias=m.provider_alias, sku=m.sku, tax_class_id=m.tax_class_id,
+                      image_url=m.image_url, settings=tuple(settings.get(m.id, ())),
+                      fees=prices.get(m.id, empty), allowed_countries=allowed.get(m.id, ()),
+                      sort_order=m.sort_order)
+        for m in pm_rows
+    )
+    options_by_method: dict[UUID, list[ShippingOption]] = defaultdict(list)
+    for o in option_rows:
+        options_by_method[o.shipping_method_id].append(
+            ShippingOption(id=o.id, alias=o.alias, name=o.name, prices=prices.get(o.id, empty),
+                           sort_order=o.sort_order))
+    shipping_methods = tuple(
+        ShippingMethod(id=m.id, store_id=m.store_id, alias=m.alias, name=m.name, sku=m.sku,
+                       tax_class_id=m.tax_class_id, image_url=m.image_url,
+                       prices=prices.get(m.id, empty),
+                       options=tuple(options_by_method.get(m.id, ())),
+                       allowed_countries=allowed.get(m.id, ()), sort_order=m.sort_order)
+        for m in sm_rows
+    )
+    return StoreConfig(store=store, currencies=currencies, countries=countries,
+                       tax_classes=tax_classes, order_statuses=statuses,
+                       payment_methods=payment_methods, shipping_methods=shipping_methods)
+
+
+async def _allowed_countries(conn: AsyncConnection, owner_ids: Sequence[UUID],
+                             region_ids: Mapping[tuple[UUID, str], UUID]
+                             ) -> dict[UUID, tuple[AllowedCountry, ...]]:
+    found: dict[UUID, list[AllowedCountry]] = defaultdict(list)
+    if owner_ids:
+        for row in await conn.execute(
+            select(t.allowed_countries).where(t.allowed_countries.c.owner_id.in_(owner_ids))
+        ):
+            region_id = region_ids.get((row.country_id, row.region_code)) if row.region_code else None
+            found[row.owner_id].append(AllowedCountry(country_id=row.country_id, region_id=region_id))
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def _product(row: Row[Any], variants: Iterable[ProductVariant],
+             prices: Mapping[UUID, Mapping[UUID, Decimal]]) -> Product:
+    return Product(
+        id=row.id, store_id=row.store_id, reference=row.reference, sku=row.sku, name=row.name,
+        tax_class_id=row.tax_class_id, prices=prices.get(row.id, MappingProxyType({})),
+        stock=row.stock, is_gift_card=row.is_gift_card,
+        properties=MappingProxyType(dict(row.properties or {})), variants=tuple(variants),
+        sort_order=row.sort_order,
+    )
+
+
+async def _hydrate_products(conn: AsyncConnection, rows: Sequence[Row[Any]]) -> list[Product]:
+    if not rows:
+        return []
+    product_ids = [r.id for r in rows]
+    variant_rows = (await conn.execute(
+        select(t.product_variants).where(t.product_variants.c.product_id.in_(product_ids))
+        .order_by(t.product_variants.c.sort_order, t.product_variants.c.reference)
+    )).all()
+    prices = await _prices_of(conn, product_ids + [v.id for v in variant_rows])
+    variants: dict[UUID, list[ProductVariant]] = defaultdict(list)
+    for v in variant_rows:
+        variants[v.product_id].append(ProductVariant(
+            id=v.id, reference=v.reference, sku=v.sku, name=v.name,
+            attributes=tuple((a["alias"], a["name"], a["valueAlias"], a["valueName"])
+                             for a in v.attributes),
+            prices=prices.get(v.id, MappingProxyType({})), stock=v.stock,
+            properties=MappingProxyType(dict(v.properties or {}))))
+    return [_product(r, variants.get(r.id, ()), prices) for r in rows]
+
+
+async def products_by_reference(conn: AsyncConnection, store_id: UUID,
+                                references: Sequence[str]) -> list[Product]:
+    rows = (await conn.execute(
+        select(t.products).where(t.products.c.store_id == store_id,
+                                 t.products.c.reference.in_(list(references)))
+    )).all()
+    return await _hydrate_products(conn, rows)
+
+
+async def list_products(conn: AsyncConnection, store_id: UUID, *, skip: int, take: int,
+                        text: str | None) -> tuple[list[Product], int]:
+    """A page of the store's products in catalog order, and how many match in all."""
+    condition = t.products.c.store_id == store_id
+    if text:
+        escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        condition = condition & or_(
+            func.lower(t.products.c.name).like(pattern, escape="\\"),
+            func.lower(t.products.c.sku).like(pattern, escape="\\"),
+            func.lower(t.products.c.reference).like(pattern, escape="\\"),
+        )
+    total = (await conn.execute(select(func.count()).select_from(t.products).where(condition))
+             ).scalar_one()
+    rows = (await conn.execute(
+        select(t.products).where(condition)
+        .order_by(t.products.c.sort_order, t.products.c.name, t.products.c.id)
+        .offset(skip).limit(take)
+    )).all()
+    return await _hydrate_products(conn, rows), total

@@ -1,0 +1,243 @@
+"""Table definitions (SQLAlchemy Core). Migrations in ``migrations/`` create them.
+
+Ids are UUIDs chosen by kasse. Money and quantities use ``ScaledDecimal``. Catalog
+prices of every kind (product, variant, payment fee, shipping rate, shipping option)
+live in one ``prices`` table keyed by owner, so that "what does X cost in EUR" is a
+single indexed lookup.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+
+from kasse.adapters.db.types import ScaledDecimal
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+stores = Table(
+    "stores",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("alias", String(100), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("prices_include_tax", Boolean, nullable=False),
+    Column("base_currency_id", Uuid),
+    Column("default_country_id", Uuid),
+    Column("default_tax_class_id", Uuid),
+    Column("default_order_status_id", Uuid),
+    Column("cart_number_template", String(100), nullable=False),
+    Column("order_number_template", String(100), nullable=False),
+    Column("rounding_method", String(10), nullable=False),
+    # Bumped by every import: processes cache a store's configuration per version.
+    Column("config_version", Integer, nullable=False, default=1),
+)
+
+currencies = Table(
+    "currencies",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("store_id", Uuid, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("code", String(3), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("culture", String(20), nullable=False),
+    Column("decimal_places", Integer, nullable=False),
+    Column("format_template", String(100)),
+    Column("allowed_country_codes", JSON, nullable=False, default=list),
+    Column("sort_order", Integer, nullable=False, default=0),
+    UniqueConstraint("store_id", "code", name="uq_currencies_store_code"),
+)
+
+countries = Table(
+    "countries",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("store_id", Uuid, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("code", String(10), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("default_currency_id", Uuid),
+    Column("default_payment_method_id", Uuid),
+    Column("default_shipping_method_id", Uuid),
+    Column("sort_order", Integer, nullable=False, default=0),
+    UniqueConstraint("store_id", "code", name="uq_countries_store_code"),
+)
+
+regions = Table(
+    "regions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("country_id", Uuid, ForeignKey("countries.id", ondelete="CASCADE"), nullable=False),
+    Column("code", String(20), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("default_payment_method_id", Uuid),
+    Column("default_shipping_method_id", Uuid),
+    Column("sort_order", Integer, nullable=False, default=0),
+    UniqueConstraint("country_id", "code", name="uq_regions_country_code"),
+)
+
+tax_classes = Table(
+    "tax_classes",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("store_id", Uuid, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("alias", String(100), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("default_rate", ScaledDecimal, nullable=False),
+    Column("default_tax_code", String(50)),
+    Column("sort_order", Integer, nullable=False, default=0),
+    UniqueConstraint("store_id", "alias", name="uq_tax_classes_store_alias"),
+)
+
+tax_rates = Table(
+    "tax_rates",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("tax_class_id", Uuid, ForeignKey("tax_classes.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("country_id", Uuid, ForeignKey("countries.id", ondelete="CASCADE"), nullable=False),
+    Column("region_id", Uuid, ForeignKey("regions.id", ondelete="CASCADE")),
+    Column("rate", ScaledDecimal, nullable=False),
+    Column("tax_code", String(50)),
+)
+
+order_statuses = Table(
+    "order_statuses",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("store_id", Uuid, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("alias", String(100), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("color", String(30)),
+    Column("sort_order", Integer, nullable=False, default=0),
+    UniqueConstraint("store_id", "alias", name="uq_order_statuses_store_alias"),
+)
+
+payment_methods = Table(
+    "payment_methods",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("store_id", Uuid, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("alias", String(100), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("provider_alias", String(100), nullable=False),
+    Column("sku", String(100)),
+    Column("tax_class_id", Uuid),
+    Column("image_url", String(2000)),
+    Column("sort_order", Integer, nullable=False, default=0),
+    UniqueConstraint("store_id", "alias", name="uq_payment_methods_store_alias"),
+)
+
+payment_method_settings = Table(
+    "payment_method_settings",
+    metadata,
+    Column("payment_method_id", Uuid, ForeignKey("payment_methods.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("is_secret", Boolean, nullable=False),
+)
+
+shipping_methods = Table(
+    "shipping_methods",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("store_id", Uuid, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("alias", String(100), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("sku", String(100)),
+    Column("tax_class_id", Uuid),
+    Column("image_url", String(2000)),
+    Column("sort_order", Integer, nullable=False, default=0),
+    UniqueConstraint("store_id", "alias", name="uq_shipping_methods_store_alias"),
+)
+
+shipping_options = Table(
+    "shipping_options",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("shipping_method_id", Uuid, ForeignKey("shipping_methods.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("alias", String(100), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("sort_order", Integer, nullable=False, default=0),
+    UniqueConstraint("shipping_method_id", "alias", name="uq_shipping_options_method_alias"),
+)
+
+# Where a payment or shipping method may be used. No rows: everywhere.
+allowed_countries = Table(
+    "allowed_countries",
+    metadata,
+    Column("owner_id", Uuid, primary_key=True),
+    Column("country_id", Uuid, ForeignKey("countries.id", ondelete="CASCADE"), primary_key=True),
+    # An empty string, not NULL, stands for "the whole country" so it can be in the key.
+    Column("region_code", String(20), primary_key=True, default=""),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("store_id", Uuid, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("reference", String(200), nullable=False),
+    Column("sku", String(100), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("tax_class_id", Uuid),
+    Column("stock", ScaledDecimal),
+    Column("is_gift_card", Boolean, nullable=False, default=False),
+    Column("properties", JSON, nullable=False, default=dict),
+    Column("sort_order", Integer, nullable=False, default=0),
+    UniqueConstraint("store_id", "reference", name="uq_products_store_reference"),
+    Index("ix_products_store_sort", "store_id", "sort_order"),
+)
+
+product_variants = Table(
+    "product_variants",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("product_id", Uuid, ForeignKey("products.id", ondelete="CASCADE"), nullable=False),
+    Column("reference", String(200), nullable=False),
+    Column("sku", String(100), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("attributes", JSON, nullable=False, default=list),
+    Column("stock", ScaledDecimal),
+    Column("properties", JSON, nullable=False, default=dict),
+    Column("sort_order", Integer, nullable=False, default=0),
+    UniqueConstraint("product_id", "reference", name="uq_product_variants_product_reference"),
+)
+
+# Catalog prices per currency of products, variants, payment fees, shipping methods and
+# shipping options (owner_id is the id of any of those).
+prices = Table(
+    "prices",
+    metadata,
+    Column("owner_id", Uuid, primary_key=True),
+    Column("currency_id", Uuid, ForeignKey("currencies.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("value", ScaledDecimal, nullable=False),
+)
+
+CONFIG_TABLES = (
+    stores, currencies, countries, regions, tax_classes, tax_rates, order_statuses,
+    payment_methods, payment_method_settings, shipping_methods, shipping_options,
+    allowed_countries, products, product_variants, prices,
+)

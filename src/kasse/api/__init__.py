@@ -1,0 +1,1 @@
+"""HTTP: the Storefront API wire protocol on FastAPI."""

@@ -1,0 +1,80 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from kasse import __version__
+from kasse.adapters.db.database import Database
+from kasse.adapters.db.migrate import upgrade_engine
+from kasse.api import problems
+from kasse.api.limits import BodySizeLimit
+from kasse.api.responses import JsonResponse
+from kasse.api.routes import catalog
+from kasse.bootstrap import api_keys
+from kasse.config import Settings
+from kasse.services.catalog import StoreDirectory
+
+REQUIRED_HEADERS = {"api-key", "store"}
+DESCRIPTION = (
+    "kasse speaks the Umbraco Commerce Storefront API. Send `Api-Key` and `Store` headers "
+    "(the hosted checkout endpoints need no key). Errors are RFC 9457 problem documents."
+)
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    """Build the app; the database connects when the app starts, not at import."""
+    settings = settings or Settings()
+    owns_db = db is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = db or Database.from_url(settings.effective_database_url,
+                                           pool_size=settings.db_pool_size)
+        if settings.auto_migrate:
+            await upgrade_engine(database.engine)
+        app.state.db = database
+        app.state.stores = StoreDirectory(database)
+        try:
+            yield
+        finally:
+            if owns_db:
+                await database.dispose()
+
+    app = FastAPI(title="kasse Storefront API", version=__version__, description=DESCRIPTION,
+                  lifespan=lifespan, default_response_class=JsonResponse,
+                  docs_url="/docs", redoc_url=None)
+    app.state.settings = settings
+    app.state.api_keys, _ = api_keys(settings)
+    problems.install(app)
+    app.include_router(catalog.router)
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                         routes=app.routes)
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            for param in operation.get("parameters", []):
+                if param.get("in") == "header" and param["name"].lower() in REQUIRED_HEADERS:
+                    param["required"] = True
+            operation.get("responses", {}).pop("422", None)
+    schema.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
+    schema.get("components", {}).get("schemas", {}).pop("ValidationError", None)
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,105 @@
+"""RFC 9457 problem documents: the one table from error codes to HTTP statuses."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from kasse.api.responses import JsonResponse
+from kasse.api.shaping import ShapeSyntaxError
+from kasse.domain.errors import DomainError
+
+log = logging.getLogger("kasse.api")
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "urn:kasse:problem:"
+
+# Domain error code -> HTTP status. Codes not listed are 400.
+STATUS_BY_CODE: dict[str, int] = {
+    "not_found": 404,
+    "store_not_found": 404,
+    "invalid_input": 400,
+    "too_many_decimals": 400,
+    "currency_mismatch": 400,
+    "conflict": 409,
+}
+
+
+class ApiProblem(Exception):
+    """An HTTP-level failure raised by the API layer itself (auth, headers, limits)."""
+
+    def __init__(self, status: int, detail: str, code: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.code = code or HTTPStatus(status).phrase.lower().replace(" ", "-")
+        self.headers = headers
+
+
+def problem(status: int, detail: str | None, code: str | None = None,
+            headers: dict[str, str] | None = None, **extra: Any) -> Response:
+    title = HTTPStatus(status).phrase
+    slug = (code or title.lower()).replace("_", "-").replace(" ", "-")
+    body: dict[str, Any] = {"type": TYPE_BASE + slug, "title": title, "status": status,
+                            "detail": detail}
+    body.update(extra)
+    return JsonResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "header", "path"):
+        where, rest = parts[0], parts[1:]
+        return f"{where} {'.'.join(rest)}" if rest else where
+    return ".".join(parts)
+
+
+def install(app: FastAPI) -> None:
+    """Register handlers so that no error ever leaves as HTML or a stack trace."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> Response:
+        return problem(STATUS_BY_CODE.get(exc.code, 400), exc.detail, exc.code)
+
+    @app.exception_handler(ApiProblem)
+    async def _api(_: Request, exc: ApiProblem) -> Response:
+        return problem(exc.status, exc.detail, exc.code, headers=exc.headers)
+
+    @app.exception_handler(ShapeSyntaxError)
+    async def _shape(_: Request, exc: ShapeSyntaxError) -> Response:
+        return problem(400, str(exc), "invalid-query")
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return problem(400, "the request body is not valid JSON", "malformed-json")
+        messages = []
+        for error in errors[:10]:
+            msg = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+            messages.append(f"{_location(tuple(error.get('loc', ())))}: {msg}")
+        return problem(400, "; ".join(messages), "validation-failed",
+                       errors=[{"location": _location(tuple(e.get("loc", ()))),
+                                "message": str(e.get("msg", ""))} for e in errors[:50]])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            detail = f"no resource at {request.url.path}"
+        elif exc.status_code == 405:
+            detail = f"{request.method} is not allowed on {request.url.path}"
+        else:
+            detail = str(exc.detail)
+        return problem(exc.status_code, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "an unexpected error occurred; it has been logged", "internal")

@@ -1,0 +1,358 @@
+"""Store, country, currency, payment method, shipping method and product reads."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from kasse.api import dto
+from kasse.api.deps import ApiKey, Shape, list_filter, session, session_headers, shape
+from kasse.api.problems import ApiProblem
+from kasse.api.responses import JsonResponse
+from kasse.api.serializers import View, number
+from kasse.api.shaping import apply_fields
+from kasse.domain.errors import NotFound
+from kasse.domain.pricing import Price, effective_tax_class, price_from_configured, tax_rate
+from kasse.domain.session import Session, SessionHeaders, resolve_session
+from kasse.domain.store import Country, PaymentMethod, Region, ShippingMethod, StoreConfig
+from kasse.services import catalog
+
+PREFIX = "/umbraco/commerce/storefront/api"
+router = APIRouter(prefix=PREFIX, dependencies=[ApiKey])
+
+Sess = Annotated[Session, Depends(session)]
+ShapeDep = Annotated[Shape, Depends(shape)]
+Filter = Annotated[str | None, Depends(list_filter)]
+NOT_FOUND = {404: {"model": dto.ProblemDetails, "description": "Not Found"}}
+BAD = {400: {"model": dto.ProblemDetails, "description": "Bad Request"}}
+
+
+def respond(body: Any, s: Shape, headers: dict[str, str] | None = None) -> JsonResponse:
+    return JsonResponse(apply_fields(body, s.fields), headers=headers)
+
+
+def _country(config: StoreConfig, id_or_code: str) -> Country:
+    country = config.country(id_or_code)
+    if country is None:
+        raise NotFound(f"the store has no country {id_or_code!r}")
+    return country
+
+
+def _region(country: Country, id_or_code: str) -> Region:
+    region = country.region(id_or_code)
+    if region is None:
+        raise NotFound(f"{country.code} has no region {id_or_code!r}")
+    return region
+
+
+def _filter_country(config: StoreConfig, code: str | None) -> Country | None:
+    if code is None:
+        return None
+    country = config.country(code)
+    if country is None:
+        raise ApiProblem(400, f"filter allowedInCountry: the store has no country {code!r}",
+                         "invalid-filter")
+    return country
+
+
+def _fee(sess: Session, method: PaymentMethod | ShippingMethod, value: Any) -> Price | None:
+    if value is None or sess.currency is None:
+        return None
+    tax_class = effective_tax_class(sess.config, method.tax_class_id, sess.tax_class)
+    rate = tax_rate(tax_class, sess.tax_country, sess.tax_region)
+    return price_from_configured(value, sess.currency.id, rate,
+                                 sess.config.store.prices_include_tax,
+                                 sess.currency.decimal_places)
+
+
+def _payment_methods(sess: Session, methods: list[PaymentMethod], s: Shape, v1: bool
+                     ) -> list[dict[str, Any]]:
+    view = View(sess.config)
+    currency_id = sess.currency.id if sess.currency else None
+    return [
+        view.payment_method(m, s.expand,
+                            _fee(sess, m, m.fee_in(currency_id) if currency_id else None), v1)
+        for m in methods
+    ]
+
+
+def _shipping_methods(sess: Session, methods: list[ShippingMethod], s: Shape, v1: bool
+                      ) -> list[dict[str, Any]]:
+    view = View(sess.config)
+    currency_id = sess.currency.id if sess.currency else None
+    return [
+        view.shipping_method(m, s.expand,
+                             _fee(sess, m, m.price_in(currency_id) if currency_id else None), v1)
+        for m in methods
+    ]
+
+
+# --- store ----------------------------------------------------------------------
+
+
+@router.get("/v1/store/{idOrAlias}", operation_id="getStoreByIdOrAlias", tags=["Store"],
+            summary="Gets a Store by ID or Alias", response_model=dto.StoreDto,
+            responses=NOT_FOUND)
+async def get_store(request: Request, idOrAlias: str, s: ShapeDep,  # noqa: N803
+                    headers: Annotated[SessionHeaders, Depends(session_headers)]
+                    ) -> JsonResponse:
+    config = await request.app.state.stores.get(idOrAlias)
+    resolve_session(config, headers)  # unknown session values are reported, as elsewhere
+    return respond(View(config).store(config.store, s.expand), s)
+
+
+# --- countries --------------------------------------------------------------------
+
+
+@router.get("/v1/countries", operation_id="searchCountries", tags=["Country"],
+            summary="Gets all the Countries in a Store", response_model=list[dto.CountryDto])
+async def search_countries(sess: Sess, s: ShapeDep, allowed_in: Filter) -> JsonResponse:
+    view = View(sess.config)
+    only = _filter_country(sess.config, allowed_in)
+    countries = [c for c in sess.config.countries if only is None or c.id == only.id]
+    return respond([view.country(c, s.expand) for c in countries], s)
+
+
+@router.get("/v1/country/{idOrAlias}", operation_id="getCountryByIdOrAlias", tags=["Country"],
+            summary="Gets a Country by ID or Alias", response_model=dto.CountryDto,
+            responses=NOT_FOUND)
+async def get_country(idOrAlias: str, sess: Sess, s: ShapeDep) -> JsonResponse:  # noqa: N803
+    return respond(View(sess.config).country(_country(sess.config, idOrAlias), s.expand), s)
+
+
+@router.get("/v1/country/{idOrAlias}/currencies", operation_id="getCurrenciesByCountryIdOrAlias",
+            tags=["Country"], summary="Gets the Currencies allowed in a Country", deprecated=True,
+            response_model=list[dto.CurrencyDto], responses=NOT_FOUND)
+async def country_currencies(idOrAlias: str, sess: Sess, s: ShapeDep) -> JsonResponse:  # noqa: N803
+    country = _country(sess.config, idOrAlias)
+    view = View(sess.config)
+    return respond([view.currency(c, s.expand) for c in sess.config.currencies_in(country)], s)
+
+
+@router.get("/v1/country/{idOrAlias}/paymentmethods",
+            operation_id="getPaymentMethodsByCountryIdOrAlias", tags=["Country"],
+            summary="Gets the Payment Methods allowed in a Country", deprecated=True,
+            response_model=list[dto.PaymentMethodDto], responses=NOT_FOUND)
+async def country_payment_methods(idOrAlias: str, sess: Sess, s: ShapeDep  # noqa: N803
+                                  ) -> JsonResponse:
+    country = _country(sess.config, idOrAlias)
+    return respond(_payment_methods(sess, sess.config.payment_methods_in(country), s, True), s)
+
+
+@router.get("/v1/country/{idOrAlias}/shippingmethods",
+            operation_id="getShippingMethodsByCountryIdOrAlias", tags=["Country"],
+            summary="Gets the Shipping Methods allowed in a Country", deprecated=True,
+            response_model=list[dto.ShippingMethodDto], responses=NOT_FOUND)
+async def country_shipping_methods(idOrAlias: str, sess: Sess, s: ShapeDep  # noqa: N803
+                                   ) -> JsonResponse:
+    country = _country(sess.config, idOrAlias)
+    return respond(_shipping_methods(sess, sess.config.shipping_methods_in(country), s, True), s)
+
+
+@router.get("/v1/country/{countryIdOrAlias}/region/{regionIdOrAlias}/paymentmethods",
+            operation_id="getPaymentMethodsByCountryAndRegionIdOrAlias", tags=["Country"],
+            summary="Gets the Payment Methods allowed in a Region", deprecated=True,
+            response_model=list[dto.PaymentMethodDto], responses=NOT_FOUND)
+async def region_payment_methods(countryIdOrAlias: str, regionIdOrAlias: str,  # noqa: N803
+                                 sess: Sess, s: ShapeDep) -> JsonResponse:
+    country = _country(sess.config, countryIdOrAlias)
+    region = _region(country, regionIdOrAlias)
+    return respond(
+        _payment_methods(sess, sess.config.payment_methods_in(country, region), s, True), s)
+
+
+@router.get("/v1/country/{countryIdOrAlias}/region/{regionIdOrAlias}/shippingmethods",
+            operation_id="getShippingMethodsByCountryAndRegionIdOrAlias", tags=["Country"],
+            summary="Gets the Shipping Methods allowed in a Region", deprecated=True,
+            response_model=list[dto.ShippingMethodDto], responses=NOT_FOUND)
+async def region_shipping_methods(countryIdOrAlias: str, regionIdOrAlias: str,  # noqa: N803
+                                  sess: Sess, s: ShapeDep) -> JsonResponse:
+    country = _country(sess.config, countryIdOrAlias)
+    region = _region(country, regionIdOrAlias)
+    return respond(
+        _shipping_methods(sess, sess.config.shipping_methods_in(country, region), s, True), s)
+
+
+# --- currencies -------------------------------------------------------------------
+
+
+@router.get("/v1/currencies", operation_id="searchCurrencies", tags=["Currency"],
+            summary="Gets all the Currencies in a Store", response_model=list[dto.CurrencyDto])
+async def search_currencies(sess: Sess, s: ShapeDep, allowed_in: Filter) -> JsonResponse:
+    only = _filter_country(sess.config, allowed_in)
+    currencies = sess.config.currencies_in(only) if only else list(sess.config.currencies)
+    view = View(sess.config)
+    return respond([view.currency(c, s.expand) for c in currencies], s)
+
+
+@router.get("/v1/currency/{idOrAlias}", operation_id="getCurrencyByIdOrAlias", tags=["Currency"],
+            summary="Gets a Currency by ID or Alias", response_model=dto.CurrencyDto,
+            responses=NOT_FOUND)
+async def get_currency(idOrAlias: str, sess: Sess, s: ShapeDep) -> JsonResponse:  # noqa: N803
+    currency = sess.config.currency(idOrAlias)
+    if currency is None:
+        raise NotFound(f"the store has no currency {idOrAlias!r}")
+    return respond(View(sess.config).currency(currency, s.expand), s)
+
+
+# --- payment methods --------------------------------------------------------------
+
+
+def _pm_list(sess: Session, allowed_in: str | None) -> list[PaymentMethod]:
+    only = _filter_country(sess.config, allowed_in)
+    return sess.config.payment_methods_in(only) if only else list(sess.config.payment_methods)
+
+
+def _pm(sess: Session, id_or_alias: str) -> PaymentMethod:
+    method = sess.config.payment_method(id_or_alias)
+    if method is None:
+        raise NotFound(f"the store has no payment method {id_or_alias!r}")
+    return method
+
+
+@router.get("/v1/paymentmethods", operation_id="searchPaymentMethods", tags=["Payment Method"],
+            summary="Gets all the Payment Methods in a Store", deprecated=True,
+            response_model=list[dto.PaymentMethodDto])
+async def search_payment_methods(sess: Sess, s: ShapeDep, allowed_in: Filter) -> JsonResponse:
+    return respond(_payment_methods(sess, _pm_list(sess, allowed_in), s, True), s)
+
+
+@router.get("/v2/paymentmethods", operation_id="searchPaymentMethodsV2", tags=["Payment Method"],
+            summary="Gets all the Payment Methods in a Store",
+            response_model=list[dto.PaymentMethodV2Dto])
+async def search_payment_methods_v2(sess: Sess, s: ShapeDep, allowed_in: Filter
+                                    ) -> JsonResponse:
+    return respond(_payment_methods(sess, _pm_list(sess, allowed_in), s, False), s)
+
+
+@router.get("/v1/paymentmethod/{idOrAlias}", operation_id="getPaymentMethodByIdOrAlias",
+            tags=["Payment Method"], summary="Get a Payment Method by ID or Alias",
+            deprecated=True, response_model=dto.PaymentMethodDto, responses=NOT_FOUND)
+async def get_payment_method(idOrAlias: str, sess: Sess, s: ShapeDep  # noqa: N803
+                             ) -> JsonResponse:
+    return respond(_payment_methods(sess, [_pm(sess, idOrAlias)], s, True)[0], s)
+
+
+@router.get("/v2/paymentmethod/{idOrAlias}", operation_id="getPaymentMethodByIdOrAliasV2",
+            tags=["Payment Method"], summary="Get a Payment Method by ID or Alias",
+            response_model=dto.PaymentMethodV2Dto, responses=NOT_FOUND)
+async def get_payment_method_v2(idOrAlias: str, sess: Sess, s: ShapeDep  # noqa: N803
+                                ) -> JsonResponse:
+    return respond(_payment_methods(sess, [_pm(sess, idOrAlias)], s, False)[0], s)
+
+
+# --- shipping methods -------------------------------------------------------------
+
+
+def _sm_list(sess: Session, allowed_in: str | None) -> list[ShippingMethod]:
+    only = _filter_country(sess.config, allowed_in)
+    return sess.config.shipping_methods_in(only) if only else list(sess.config.shipping_methods)
+
+
+def _sm(sess: Session, id_or_alias: str) -> ShippingMethod:
+    method = sess.config.shipping_method(id_or_alias)
+    if method is None:
+        raise NotFound(f"the store has no shipping method {id_or_alias!r}")
+    return method
+
+
+@router.get("/v1/shippingmethods", operation_id="searchShippingMethods",
+            tags=["Shipping Method"], summary="Gets all the Shipping Methods in a Store",
+            deprecated=True, response_model=list[dto.ShippingMethodDto])
+async def search_shipping_methods(sess: Sess, s: ShapeDep, allowed_in: Filter) -> JsonResponse:
+    return respond(_shipping_methods(sess, _sm_list(sess, allowed_in), s, True), s)
+
+
+@router.get("/v2/shippingmethods", operation_id="searchShippingMethodsV2",
+            tags=["Shipping Method"], summary="Gets all the Shipping Methods in a Store",
+            response_model=list[dto.ShippingMethodV2Dto])
+async def search_shipping_methods_v2(sess: Sess, s: ShapeDep, allowed_in: Filter
+                                     ) -> JsonResponse:
+    return respond(_shipping_methods(sess, _sm_list(sess, allowed_in), s, False), s)
+
+
+@router.get("/v1/shippingmethod/{idOrAlias}", operation_id="getShippingMethodByIdOrAlias",
+            tags=["Shipping Method"], summary="Get a Shipping Method by ID or Alias",
+            deprecated=True, response_model=dto.ShippingMethodDto, responses=NOT_FOUND)
+async def get_shipping_method(idOrAlias: str, sess: Sess, s: ShapeDep  # noqa: N803
+                              ) -> JsonResponse:
+    return respond(_shipping_methods(sess, [_sm(sess, idOrAlias)], s, True)[0], s)
+
+
+@router.get("/v2/shippingmethod/{idOrAlias}", operation_id="getShippingMethodByIdOrAliasV2",
+            tags=["Shipping Method"], summary="Get a Shipping Method by ID or Alias",
+            response_model=dto.ShippingMethodV2Dto, responses=NOT_FOUND)
+async def get_shipping_method_v2(idOrAlias: str, sess: Sess, s: ShapeDep  # noqa: N803
+                                 ) -> JsonResponse:
+    return respond(_shipping_methods(sess, [_sm(sess, idOrAlias)], s, False)[0], s)
+
+
+# --- products ---------------------------------------------------------------------
+
+
+def _adjusted(view: View, price: Price | None, quantity: Any) -> dict[str, Any] | None:
+    """Adjusted prices without discounts: the unit and line price as they stand."""
+    if price is None:
+        return None
+    line = Price(price.currency_id, price.without_tax * quantity, price.tax * quantity,
+                 price.with_tax * quantity)
+    zero = Price(price.currency_id, price.without_tax * 0, price.tax * 0, price.with_tax * 0)
+
+    def adjusted(p: Price) -> dict[str, Any]:
+        return {"adjustments": [], "withoutAdjustments": view.price(p),
+                "adjustment": view.price(zero), "value": view.price(p)}
+
+    return {
+        "unitPrice": view.price(price), "quantity": number(quantity),
+        "adjustedUnitPrice": adjusted(price), "adjustedLineTotalPrice": adjusted(line),
+        "effectiveUnitPrice": view.price(price), "totalDiscountPerUnit": view.price(zero),
+        "totalDiscountPercentage": 0, "discountCodes": [], "discounts": [],
+    }
+
+
+@router.get(
+    "/v1/products", operation_id="getProducts", tags=["Product"],
+    summary="Gets one or more Products by product reference",
+    description=(
+        "With `productReference`: the named products or product variants (`product:variant`)."
+        "<br /><br />kasse extension: without `productReference`, a page of the store's "
+        "catalog in catalog order (`skip`, `take`, text filter `q`, `includeVariants`); the "
+        "total number of matches is in the `X-Total-Count` header."),
+    response_model=list[dto.ProductDto], responses={**NOT_FOUND, **BAD})
+async def get_products(
+    request: Request, sess: Sess, s: ShapeDep,
+    productReference: Annotated[list[str] | None, Query(  # noqa: N803
+        description="One or more product references of products / product variants to "
+                    "retrieve (`product` or `product:variant`).")] = None,
+    CalculateAdjustedPrices: Annotated[bool | None, Query()] = None,  # noqa: N803
+    AdjustedPriceCalculationQuantity: Annotated[float | None, Query()] = None,  # noqa: N803
+    AdjustedPriceCalculationDiscountCodes: Annotated[list[str] | None, Query()] = None,  # noqa: N803
+    AdjustedPriceCalculationPriceCacheDuration: Annotated[int | None, Query()] = None,  # noqa: N803
+    AdjustedPriceCalculationTempOrderCacheDuration: Annotated[int | None, Query()] = None,  # noqa: N803
+    skip: Annotated[int, Query(description="kasse extension: catalog page offset")] = 0,
+    take: Annotated[int, Query(description="kasse extension: catalog page size (1-100)")] = 50,
+    q: Annotated[str | None, Query(max_length=200,
+                                   description="kasse extension: text in name, SKU or reference")
+                 ] = None,
+    includeVariants: Annotated[bool, Query(  # noqa: N803
+        description="kasse extension: list each product's variants after it")] = False,
+) -> JsonResponse:
+    db = request.app.state.db
+    headers: dict[str, str] | None = None
+    if productReference:
+        items = await catalog.get_products(db, sess.config, productReference)
+    else:
+        items, total = await catalog.browse_products(db, sess.config, skip=skip, take=take,
+                                                     text=q, include_variants=includeVariants)
+        headers = {"X-Total-Count": str(total)}
+    quantity = catalog.adjusted_quantity(AdjustedPriceCalculationQuantity)
+    view = View(sess.config)
+    body = []
+    for item in items:
+        price = sess.product_price(item.product, item.variant)
+        product = view.product(item.product, item.variant, price, s.expand)
+        if CalculateAdjustedPrices:
+            product["priceWithAdjustments"] = _adjusted(view, price, quantity)
+        body.append(product)
+    return respond(body, s, headers)

@@ -1,0 +1,147 @@
+"""The ``kasse`` command: serve, migrate, import, demo, openapi."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from kasse.config import Settings
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    from kasse.adapters.db.migrate import upgrade
+
+    settings = _settings()
+    asyncio.run(upgrade(settings.effective_database_url))
+    print("database is up to date")
+    return 0
+
+
+def _import(path: str) -> int:
+    from kasse.adapters.config_file import ConfigFileError, read_config_file
+    from kasse.adapters.db.database import Database
+    from kasse.adapters.db.migrate import upgrade
+    from kasse.services.store_import import StoreFileInvalid, import_store
+
+    settings = _settings()
+    try:
+        document = read_config_file(path)
+    except ConfigFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        await upgrade(settings.effective_database_url)
+        db = Database.from_url(settings.effective_database_url)
+        try:
+            result = await import_store(db, document.data)
+        except StoreFileInvalid as exc:
+            print(f"error: {document.path} is not a valid store file; nothing was changed:",
+                  file=sys.stderr)
+            for loc, message in exc.problems:
+                line = document.line_of(loc)
+                where = f"line {line}: " if line else ""
+                print(f"  {document.path}: {where}{_dotted(loc)}: {message}", file=sys.stderr)
+            return 2
+        finally:
+            await db.dispose()
+        if result.changed:
+            print(f"store '{result.store_alias}' ({result.store_id}): {result.created} created, "
+                  f"{result.updated} updated, {result.deleted} deleted")
+        else:
+            print(f"store '{result.store_alias}' ({result.store_id}): already up to date, "
+                  "nothing changed")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _dotted(loc: Sequence[str | int]) -> str:
+    from kasse.services.store_import import _dotted as dotted
+
+    return dotted(tuple(loc))
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    return _import(args.file)
+
+
+def cmd_demo(_: argparse.Namespace) -> int:
+    from kasse.bootstrap import api_keys
+    from kasse.demo import DEMO_STORE_FILE
+
+    status = _import(str(DEMO_STORE_FILE))
+    if status == 0:
+        settings = _settings()
+        keys, _ = api_keys(settings)
+        if not settings.api_keys:
+            key = keys[0].decode()
+            print(f"\nApi-Key (kept in {settings.api_key_file}): {key}")
+            print("Try it once the server runs:\n"
+                  f"  curl -H 'Api-Key: {key}' -H 'Store: demo' "
+                  "http://127.0.0.1:8080/umbraco/commerce/storefront/api/v1/countries")
+    return status
+
+
+def cmd_openapi(_: argparse.Namespace) -> int:
+    from kasse.api.app import create_app
+
+    app = create_app(Settings(api_keys="openapi-only", auto_migrate=False))  # type: ignore[arg-type]
+    json.dump(app.openapi(), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from kasse.adapters.db.migrate import upgrade
+
+    settings = _settings()
+    if settings.auto_migrate:
+        asyncio.run(upgrade(settings.effective_database_url))
+    # Workers start with migrations already applied; they must not race to apply them.
+    os.environ["KASSE_AUTO_MIGRATE"] = "false"
+    uvicorn.run("kasse.api.app:create_app", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level=settings.log_level, proxy_headers=True,
+                server_header=False)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kasse", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
+    migrate.set_defaults(func=cmd_migrate)
+
+    load = commands.add_parser("import", help="load or update a store from a YAML/TOML file")
+    load.add_argument("file")
+    load.set_defaults(func=cmd_import)
+
+    demo = commands.add_parser("demo", help="load the demo store (alias 'demo')")
+    demo.set_defaults(func=cmd_demo)
+
+    openapi = commands.add_parser("openapi", help="print the served OpenAPI document as JSON")
+    openapi.set_defaults(func=cmd_openapi)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result

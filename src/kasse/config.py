@@ -1,0 +1,50 @@
+"""One settings object for the whole service (environment variables, prefix ``KASSE_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    """Every knob kasse has. See the configuration table in the README."""
+
+    model_config = SettingsConfigDict(env_prefix="KASSE_", extra="ignore")
+
+    data_dir: Path = Field(DEFAULT_DATA_DIR, description="Folder for the SQLite file and key file")
+    database_url: str = Field(
+        "", description="sqlite:///path or postgresql://user@host/db; default: data_dir/kasse.db"
+    )
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated Api-Key values accepted (several allow rotation)",
+    )
+    auto_migrate: bool = Field(True, description="Apply pending migrations when serving starts")
+    public_url: str = Field(
+        "", description="Base URL shoppers reach kasse at (for pay links); default: the request's"
+    )
+    max_body_bytes: int = Field(1_048_576, description="Largest request body accepted")
+    log_level: str = Field("info")
+    db_pool_size: int = Field(10, description="Connections per worker (PostgreSQL)")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'kasse.db').resolve()}"
+
+    @property
+    def api_key_file(self) -> Path:
+        return self.data_dir / "api-key"

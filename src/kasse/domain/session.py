@@ -1,0 +1,130 @@
+"""The shopper's session defaults (headers ``Currency``, ``Shipping-Country`` …) resolved
+against a store's configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from kasse.domain.errors import InvalidInput
+from kasse.domain.pricing import Price, effective_tax_class, price_from_configured, tax_rate
+from kasse.domain.store import (
+    Country,
+    Currency,
+    Product,
+    ProductVariant,
+    Region,
+    StoreConfig,
+    TaxClass,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionHeaders:
+    """Raw header values as sent (all optional)."""
+
+    currency: str | None = None
+    tax_class: str | None = None
+    billing_country: str | None = None
+    billing_region: str | None = None
+    shipping_country: str | None = None
+    shipping_region: str | None = None
+    language: str | None = None
+    customer_reference: str | None = None
+    current_order: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    config: StoreConfig
+    currency: Currency | None
+    tax_class: TaxClass | None
+    billing_country: Country | None
+    billing_region: Region | None
+    shipping_country: Country | None
+    shipping_region: Region | None
+    language: str | None
+    customer_reference: str | None
+
+    @property
+    def tax_country(self) -> Country | None:
+        """Tax follows the destination: shipping country, then billing, then store default."""
+        return self.shipping_country or self.billing_country or self.config.country_by_id(
+            self.config.store.default_country_id)
+
+    @property
+    def tax_region(self) -> Region | None:
+        if self.shipping_country is not None:
+            return self.shipping_region
+        return self.billing_region if self.billing_country is not None else None
+
+    def product_price(self, product: Product, variant: ProductVariant | None) -> Price | None:
+        """The product's price in the session currency with tax at the session destination."""
+        if self.currency is None:
+            return None
+        value: Decimal | None = None
+        if variant is not None:
+            value = variant.prices.get(self.currency.id)
+        if value is None:
+            value = product.prices.get(self.currency.id)
+        if value is None:
+            return None
+        tax_class = effective_tax_class(self.config, product.tax_class_id, self.tax_class)
+        rate = tax_rate(tax_class, self.tax_country, self.tax_region)
+        return price_from_configured(value, self.currency.id, rate,
+                                     self.config.store.prices_include_tax,
+                                     self.currency.decimal_places)
+
+
+def _lookup_country(config: StoreConfig, value: str | None, header: str) -> Country | None:
+    if value is None or not value.strip():
+        return None
+    country = config.country(value)
+    if country is None:
+        raise InvalidInput(f"{header} header: the store has no country {value.strip()!r}")
+    return country
+
+
+def _lookup_region(country: Country | None, value: str | None, header: str) -> Region | None:
+    if value is None or not value.strip():
+        return None
+    if country is None:
+        raise InvalidInput(f"{header} header needs a country header to go with it")
+    region = country.region(value)
+    if region is None:
+        raise InvalidInput(f"{header} header: {country.code} has no region {value.strip()!r}")
+    return region
+
+
+def resolve_session(config: StoreConfig, headers: SessionHeaders) -> Session:
+    """Resolve ids and aliases; an unknown value is an error naming the header."""
+    billing = _lookup_country(config, headers.billing_country, "Billing-Country")
+    shipping = _lookup_country(config, headers.shipping_country, "Shipping-Country")
+    billing_region = _lookup_region(billing, headers.billing_region, "Billing-Region")
+    shipping_region = _lookup_region(shipping, headers.shipping_region, "Shipping-Region")
+
+    currency: Currency | None = None
+    if headers.currency and headers.currency.strip():
+        currency = config.currency(headers.currency)
+        if currency is None:
+            raise InvalidInput(
+                f"Currency header: the store has no currency {headers.currency.strip()!r}")
+    else:
+        destination = shipping or billing or config.country_by_id(config.store.default_country_id)
+        currency = (config.currency_by_id(destination.default_currency_id) if destination else None
+                    ) or config.currency_by_id(config.store.base_currency_id)
+
+    tax_class: TaxClass | None = None
+    if headers.tax_class and headers.tax_class.strip():
+        tax_class = config.tax_class(headers.tax_class)
+        if tax_class is None:
+            raise InvalidInput(
+                f"Tax-Class header: the store has no tax class {headers.tax_class.strip()!r}")
+
+    return Session(
+        config=config, currency=currency, tax_class=tax_class, billing_country=billing,
+        billing_region=billing_region, shipping_country=shipping or billing,
+        shipping_region=shipping_region if shipping else billing_region,
+        language=headers.language.strip() if headers.language else None,
+        customer_reference=headers.customer_reference,
+    )

@@ -1,0 +1,335 @@
+"""A store's configuration: what a shop sells, where, in which currencies, at which tax.
+
+Everything here is an immutable snapshot. ``StoreConfig`` bundles one store's settings
+so that a request can resolve ids, aliases and codes without further queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import MappingProxyType
+from typing import TypeVar
+from uuid import UUID
+
+from kasse.domain.money import RoundingMethod
+
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    id: UUID
+    alias: str
+    name: str
+    prices_include_tax: bool
+    base_currency_id: UUID | None
+    default_country_id: UUID | None
+    default_tax_class_id: UUID | None
+    default_order_status_id: UUID | None
+    cart_number_template: str
+    order_number_template: str
+    rounding_method: RoundingMethod
+    config_version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Currency:
+    id: UUID
+    store_id: UUID
+    code: str
+    name: str
+    culture: str
+    decimal_places: int
+    format_template: str | None = None
+    allowed_country_ids: tuple[UUID, ...] = ()
+    sort_order: int = 0
+
+    @property
+    def alias(self) -> str:
+        return self.code
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    id: UUID
+    country_id: UUID
+    code: str
+    name: str
+    default_payment_method_id: UUID | None = None
+    default_shipping_method_id: UUID | None = None
+    sort_order: int = 0
+
+    @property
+    def alias(self) -> str:
+        return self.code
+
+
+@dataclass(frozen=True, slots=True)
+class Country:
+    id: UUID
+    store_id: UUID
+    code: str
+    name: str
+    default_currency_id: UUID | None = None
+    default_payment_method_id: UUID | None = None
+    default_shipping_method_id: UUID | None = None
+    regions: tuple[Region, ...] = ()
+    sort_order: int = 0
+
+    @property
+    def alias(self) -> str:
+        return self.code
+
+    def region(self, id_or_code: str) -> Region | None:
+        return _find(self.regions, id_or_code, by="code")
+
+
+@dataclass(frozen=True, slots=True)
+class TaxRate:
+    country_id: UUID
+    region_id: UUID | None
+    rate: Decimal
+    tax_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaxClass:
+    id: UUID
+    store_id: UUID
+    alias: str
+    name: str
+    default_rate: Decimal
+    default_tax_code: str | None = None
+    rates: tuple[TaxRate, ...] = ()
+    sort_order: int = 0
+
+    def rate_for(self, country_id: UUID | None, region_id: UUID | None) -> TaxRate | None:
+        """The most specific rate: region, then country; ``None`` means the default rate."""
+        if country_id is None:
+            return None
+        country_match = None
+        for rate in self.rates:
+            if rate.country_id != country_id:
+                continue
+            if rate.region_id is not None and rate.region_id == region_id:
+                return rate
+            if rate.region_id is None:
+                country_match = rate
+        return country_match
+
+
+@dataclass(frozen=True, slots=True)
+class OrderStatus:
+    id: UUID
+    store_id: UUID
+    alias: str
+    name: str
+    color: str | None = None
+    sort_order: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AllowedCountry:
+    country_id: UUID
+    region_id: UUID | None = None
+
+
+def _allows(allowed: tuple[AllowedCountry, ...], country_id: UUID, region_id: UUID | None) -> bool:
+    """An empty list allows every country; a country entry allows all of its regions."""
+    if not allowed:
+        return True
+    for entry in allowed:
+        if entry.country_id != country_id:
+            continue
+        if entry.region_id is None or entry.region_id == region_id:
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentMethodSetting:
+    key: str
+    value: str
+    is_secret: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentMethod:
+    id: UUID
+    store_id: UUID
+    alias: str
+    name: str
+    provider_alias: str
+    sku: str | None = None
+    tax_class_id: UUID | None = None
+    image_url: str | None = None
+    settings: tuple[PaymentMethodSetting, ...] = ()
+    fees: Mapping[UUID, Decimal] = field(default_factory=lambda: MappingProxyType({}))
+    allowed_countries: tuple[AllowedCountry, ...] = ()
+    sort_order: int = 0
+
+    def allowed_in(self, country_id: UUID, region_id: UUID | None = None) -> bool:
+        return _allows(self.allowed_countries, country_id, region_id)
+
+    def public_settings(self) -> dict[str, str]:
+        """Settings safe to show a storefront; secret ones never leave the server."""
+        return {s.key: s.value for s in self.settings if not s.is_secret}
+
+    def fee_in(self, currency_id: UUID) -> Decimal | None:
+        return self.fees.get(currency_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ShippingOption:
+    id: UUID
+    alias: str
+    name: str
+    prices: Mapping[UUID, Decimal] = field(default_factory=lambda: MappingProxyType({}))
+    sort_order: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ShippingMethod:
+    id: UUID
+    store_id: UUID
+    alias: str
+    name: str
+    sku: str | None = None
+    tax_class_id: UUID | None = None
+    image_url: str | None = None
+    prices: Mapping[UUID, Decimal] = field(default_factory=lambda: MappingProxyType({}))
+    options: tuple[ShippingOption, ...] = ()
+    allowed_countries: tuple[AllowedCountry, ...] = ()
+    sort_order: int = 0
+
+    def allowed_in(self, country_id: UUID, region_id: UUID | None = None) -> bool:
+        return _allows(self.allowed_countries, country_id, region_id)
+
+    def price_in(self, currency_id: UUID) -> Decimal | None:
+        return self.prices.get(currency_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductVariant:
+    id: UUID
+    reference: str
+    sku: str
+    name: str
+    attributes: tuple[tuple[str, str, str, str], ...] = ()
+    """(attribute alias, attribute name, value alias, value name) pairs."""
+    prices: Mapping[UUID, Decimal] = field(default_factory=lambda: MappingProxyType({}))
+    stock: Decimal | None = None
+    properties: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    id: UUID
+    store_id: UUID
+    reference: str
+    sku: str
+    name: str
+    tax_class_id: UUID | None = None
+    prices: Mapping[UUID, Decimal] = field(default_factory=lambda: MappingProxyType({}))
+    stock: Decimal | None = None
+    """``None`` means stock is not tracked (always available)."""
+    is_gift_card: bool = False
+    properties: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    variants: tuple[ProductVariant, ...] = ()
+    sort_order: int = 0
+
+    def variant(self, reference: str) -> ProductVariant | None:
+        for variant in self.variants:
+            if variant.reference == reference:
+                return variant
+        return None
+
+
+
+T = TypeVar("T", Currency, Country, TaxClass, OrderStatus, PaymentMethod, ShippingMethod, Region)
+
+
+def _find(items: Iterable[T], id_or_alias: str, by: str = "alias") -> T | None:
+    """Find by id (a UUID string) or by alias/code, case-insensitively."""
+    key = id_or_alias.strip()
+    try:
+        wanted: UUID | None = UUID(key)
+    except ValueError:
+        wanted = None
+    lowered = key.lower()
+    for item in items:
+        if wanted is not None and item.id == wanted:
+            return item
+        if str(getattr(item, by)).lower() == lowered:
+            return item
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """One store with everything it is configured with, except its products."""
+
+    store: Store
+    currencies: tuple[Currency, ...]
+    countries: tuple[Country, ...]
+    tax_classes: tuple[TaxClass, ...]
+    order_statuses: tuple[OrderStatus, ...]
+    payment_methods: tuple[PaymentMethod, ...]
+    shipping_methods: tuple[ShippingMethod, ...]
+
+    def currency(self, id_or_code: str) -> Currency | None:
+        return _find(self.currencies, id_or_code, by="code")
+
+    def country(self, id_or_code: str) -> Country | None:
+        return _find(self.countries, id_or_code, by="code")
+
+    def tax_class(self, id_or_alias: str) -> TaxClass | None:
+        return _find(self.tax_classes, id_or_alias)
+
+    def payment_method(self, id_or_alias: str) -> PaymentMethod | None:
+        return _find(self.payment_methods, id_or_alias)
+
+    def shipping_method(self, id_or_alias: str) -> ShippingMethod | None:
+        return _find(self.shipping_methods, id_or_alias)
+
+    def currency_by_id(self, currency_id: UUID | None) -> Currency | None:
+        return next((c for c in self.currencies if c.id == currency_id), None)
+
+    def country_by_id(self, country_id: UUID | None) -> Country | None:
+        return next((c for c in self.countries if c.id == country_id), None)
+
+    def region_by_id(self, region_id: UUID | None) -> Region | None:
+        for country in self.countries:
+            for region in country.regions:
+                if region.id == region_id:
+                    return region
+        return None
+
+    def tax_class_by_id(self, tax_class_id: UUID | None) -> TaxClass | None:
+        return next((t for t in self.tax_classes if t.id == tax_class_id), None)
+
+    def payment_method_by_id(self, method_id: UUID | None) -> PaymentMethod | None:
+        return next((m for m in self.payment_methods if m.id == method_id), None)
+
+    def shipping_method_by_id(self, method_id: UUID | None) -> ShippingMethod | None:
+        return next((m for m in self.shipping_methods if m.id == method_id), None)
+
+    def order_status_by_id(self, status_id: UUID | None) -> OrderStatus | None:
+        return next((s for s in self.order_statuses if s.id == status_id), None)
+
+    def payment_methods_in(self, country: Country, region: Region | None = None
+                           ) -> list[PaymentMethod]:
+        region_id = region.id if region else None
+        return [m for m in self.payment_methods if m.allowed_in(country.id, region_id)]
+
+    def shipping_methods_in(self, country: Country, region: Region | None = None
+                            ) -> list[ShippingMethod]:
+        region_id = region.id if region else None
+        return [m for m in self.shipping_methods if m.allowed_in(country.id, region_id)]
+
+    def currencies_in(self, country: Country) -> list[Currency]:
+        return [
+            c for c in self.currencies
+            if not c.allowed_country_ids or country.id in c.allowed_country_ids
+        ]

@@ -1,0 +1,1 @@
+"""Use cases: load, call the domain, commit through a unit of work."""

@@ -1,0 +1,123 @@
+"""Reading stores and their catalogs."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from dataclasses import dataclass
+from uuid import UUID
+
+from kasse.adapters.db import store_repository as repo
+from kasse.adapters.db.database import Database
+from kasse.domain.errors import InvalidInput, NotFound, StoreNotFound
+from kasse.domain.store import Product, ProductVariant, StoreConfig
+
+MAX_REFERENCES = 100
+MAX_TAKE = 100
+
+
+class StoreDirectory:
+    """Finds a store by id or alias and keeps its configuration per ``config_version``.
+
+    Each lookup costs one small query; the full configuration is reloaded only when an
+    import (in any process) has bumped the version.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._cache: dict[UUID, StoreConfig] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, id_or_alias: str) -> StoreConfig:
+        if not id_or_alias or not id_or_alias.strip():
+            raise InvalidInput("the Store header is required (a store id or alias)")
+        async with self._db.read() as conn:
+            found = await repo.find_store_row(conn, id_or_alias)
+            if found is None:
+                raise StoreNotFound(f"no store with id or alias {id_or_alias.strip()!r}")
+            store_id, version = found
+            cached = self._cache.get(store_id)
+            if cached is not None and cached.store.config_version == version:
+                return cached
+            config = await repo.load_store_config(conn, store_id)
+        if config is None:
+            raise StoreNotFound(f"no store with id or alias {id_or_alias.strip()!r}")
+        self._cache[store_id] = config
+        return config
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogItem:
+    product: Product
+    variant: ProductVariant | None
+
+
+def parse_references(raw: list[str]) -> list[tuple[str, str | None]]:
+    """``["p1", "p2:v1", "p3,p4"]`` into (product, variant) pairs, in order, no repeats."""
+    pairs: list[tuple[str, str | None]] = []
+    for item in raw:
+        for part in item.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            product, _, variant = part.partition(":")
+            if not product.strip() or (_ and not variant.strip()):
+                raise InvalidInput(f"productReference {part!r} is not 'product' or "
+                                   "'product:variant'")
+            pair = (product.strip(), variant.strip() or None)
+            if pair not in pairs:
+                pairs.append(pair)
+    if len(pairs) > MAX_REFERENCES:
+        raise InvalidInput(f"at most {MAX_REFERENCES} product references per request")
+    return pairs
+
+
+async def get_products(db: Database, config: StoreConfig, references: list[str]
+                       ) -> list[CatalogItem]:
+    """The products (or variants) named; an unknown reference is a 404 naming it."""
+    pairs = parse_references(references)
+    async with db.read() as conn:
+        products = await repo.products_by_reference(conn, config.store.id,
+                                                    [p for p, _ in pairs])
+    by_reference = {p.reference: p for p in products}
+    items: list[CatalogItem] = []
+    for product_ref, variant_ref in pairs:
+        product = by_reference.get(product_ref)
+        if product is None:
+            raise NotFound(f"no product with reference {product_ref!r}")
+        variant = None
+        if variant_ref is not None:
+            variant = product.variant(variant_ref)
+            if variant is None:
+                raise NotFound(f"product {product_ref!r} has no variant {variant_ref!r}")
+        items.append(CatalogItem(product, variant))
+    return items
+
+
+async def browse_products(db: Database, config: StoreConfig, *, skip: int, take: int,
+                          text: str | None, include_variants: bool
+                          ) -> tuple[list[CatalogItem], int]:
+    """A page of the catalog (an extension: the reference needs a CMS for this)."""
+    if skip < 0:
+        raise InvalidInput("skip must be 0 or more")
+    if not 1 <= take <= MAX_TAKE:
+        raise InvalidInput(f"take must be between 1 and {MAX_TAKE}")
+    async with db.read() as conn:
+        products, total = await repo.list_products(conn, config.store.id, skip=skip, take=take,
+                                                   text=text.strip() if text else None)
+    items: list[CatalogItem] = []
+    for product in products:
+        items.append(CatalogItem(product, None))
+        if include_variants:
+            items.extend(CatalogItem(product, v) for v in product.variants)
+    return items, total
+
+
+def adjusted_quantity(value: float | None) -> Decimal:
+    """The quantity for adjusted price previews: a positive whole number, default 1."""
+    if value is None:
+        return Decimal(1)
+    quantity = Decimal(str(value))
+    if not quantity.is_finite() or quantity <= 0 or quantity > 1_000_000:
+        raise InvalidInput("AdjustedPriceCalculationQuantity must be between 0 and 1000000")
+    return quantity

@@ -9,6 +9,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from pydantic import SecretStr
+
 from kasse.config import Settings
 
 
@@ -81,7 +83,7 @@ def cmd_demo(_: argparse.Namespace) -> int:
     status = _import(str(DEMO_STORE_FILE))
     if status == 0:
         settings = _settings()
-        keys, _ = api_keys(settings)
+        keys, _generated = api_keys(settings)
         if not settings.api_keys:
             key = keys[0].decode()
             print(f"\nApi-Key (kept in {settings.api_key_file}): {key}")
@@ -94,7 +96,7 @@ def cmd_demo(_: argparse.Namespace) -> int:
 def cmd_openapi(_: argparse.Namespace) -> int:
     from kasse.api.app import create_app
 
-    app = create_app(Settings(api_keys="openapi-only", auto_migrate=False))  # type: ignore[arg-type]
+    app = create_app(Settings(api_keys=[SecretStr("openapi-only")], auto_migrate=False))
     json.dump(app.openapi(), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

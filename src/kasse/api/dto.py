@@ -7,8 +7,8 @@ These models document the wire format in kasse's OpenAPI; responses are built by
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
-from typing import Literal
+from enum import StrEnum
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,7 +18,7 @@ class Dto(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
 
-def _type(name: str) -> object:
+def _type(name: str) -> Any:
     return Field(None, alias="$type", description=f"Discriminator: {name}")
 
 
@@ -274,7 +274,7 @@ class AttributeCombinationDto(Dto):
     value: AttributeValueDto | None = None
 
 
-class DiscountType(str, Enum):
+class DiscountType(StrEnum):
     Automatic = "Automatic"
     Code = "Code"
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from enum import Enum
+from enum import StrEnum
 
 from kasse.domain.errors import CurrencyMismatch, PrecisionError
 
 ZERO = Decimal(0)
 
 
-class RoundingMethod(str, Enum):
+class RoundingMethod(StrEnum):
     """Where a store rounds to the currency's precision."""
 
     UNIT = "unit"

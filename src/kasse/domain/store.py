@@ -16,7 +16,6 @@ from uuid import UUID
 from kasse.domain.money import RoundingMethod
 
 
-
 @dataclass(frozen=True, slots=True)
 class Store:
     id: UUID

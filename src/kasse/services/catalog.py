@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal
 from dataclasses import dataclass
+from decimal import Decimal
 from uuid import UUID
 
 from kasse.adapters.db import store_repository as repo

@@ -172,9 +172,9 @@ def _cross_check(f: StoreFile) -> list[tuple[Loc, str]]:
             elif rate.region and rate.region not in countries[rate.country]:
                 p.append(((*rloc, "region"),
                           f"region {rate.region!r} is not a region of {rate.country}"))
-        keys = [(r.country, r.region or "") for r in tc.rates]
-        for j, key in enumerate(keys):
-            if key in keys[:j]:
+        destinations = [(r.country, r.region or "") for r in tc.rates]
+        for j, destination in enumerate(destinations):
+            if destination in destinations[:j]:
                 p.append((("taxClasses", i, "rates", j), "duplicate rate for this destination"))
 
     def check_tax_class(alias: str | None, loc: Loc) -> None:
@@ -186,13 +186,13 @@ def _cross_check(f: StoreFile) -> list[tuple[Loc, str]]:
         check_tax_class(m.taxClass, (*loc, "taxClass"))
         check_prices(m.fees, (*loc, "fees"))
         check_destinations(m.allowedCountries, (*loc, "allowedCountries"))
-        for key, setting in m.settings.items():
+        for name, setting in m.settings.items():
             if isinstance(setting, SettingEntry):
                 env, value = setting.env, setting.value
                 if (env is None) == (value is None):
-                    p.append(((*loc, "settings", key), "give either 'value' or 'env'"))
+                    p.append(((*loc, "settings", name), "give either 'value' or 'env'"))
                 elif env is not None and env not in os.environ:
-                    p.append(((*loc, "settings", key, "env"),
+                    p.append(((*loc, "settings", name, "env"),
                               f"environment variable {env} is not set"))
     for i, sm_entry in enumerate(f.shippingMethods):
         loc = ("shippingMethods", i)

@@ -210,8 +210,10 @@ async def _allowed_countries(conn: AsyncConnection, owner_ids: Sequence[UUID],
         for row in await conn.execute(
             select(t.allowed_countries).where(t.allowed_countries.c.owner_id.in_(owner_ids))
         ):
-            region_id = region_ids.get((row.country_id, row.region_code)) if row.region_code else None
-            found[row.owner_id].append(AllowedCountry(country_id=row.country_id, region_id=region_id))
+            region_id = (region_ids.get((row.country_id, row.region_code))
+                         if row.region_code else None)
+            found[row.owner_id].append(
+                AllowedCountry(country_id=row.country_id, region_id=region_id))
     return {k: tuple(v) for k, v in found.items()}
 
 

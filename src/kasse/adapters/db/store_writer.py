@@ -79,9 +79,9 @@ async def apply_plan(conn: AsyncConnection, store_id: UUID, plan: dict[str, list
                 await conn.execute(insert(table).values(**row))
                 created += 1
             elif any(current.get(col) != value for col, value in row.items()):
-                pk = table.primary_key.columns
                 await conn.execute(update(table).where(
-                    and_(*(c == v for c, v in zip(pk, key, strict=True)))).values(**row))
+                    and_(*(c == v for c, v in zip(table.primary_key.columns, key, strict=True)))
+                ).values(**row))
                 updated += 1
         counts[name] = (created, updated, counts[name][2])
 

@@ -24,8 +24,9 @@ router = APIRouter(prefix=PREFIX, dependencies=[ApiKey])
 Sess = Annotated[Session, Depends(session)]
 ShapeDep = Annotated[Shape, Depends(shape)]
 Filter = Annotated[str | None, Depends(list_filter)]
-NOT_FOUND = {404: {"model": dto.ProblemDetails, "description": "Not Found"}}
-BAD = {400: {"model": dto.ProblemDetails, "description": "Bad Request"}}
+Responses = dict[int | str, dict[str, Any]]
+NOT_FOUND: Responses = {404: {"model": dto.ProblemDetails, "description": "Not Found"}}
+BAD: Responses = {400: {"model": dto.ProblemDetails, "description": "Bad Request"}}
 
 
 def respond(body: Any, s: Shape, headers: dict[str, str] | None = None) -> JsonResponse:

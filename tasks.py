@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""The two commands a newcomer needs, using nothing but python3 and pip.
+
+    python3 tasks.py run     set up .venv, migrate, load the demo store, serve on :8080
+    python3 tasks.py test    set up .venv with test tools and run the whole suite
+
+``test`` passes further arguments to pytest. ``test --postgres URL`` runs the suite
+against a fresh database created on that PostgreSQL server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+
+
+def _sh(*args: str | Path, env: dict[str, str] | None = None) -> None:
+    print("+", " ".join(str(a) for a in args), flush=True)
+    subprocess.run([str(a) for a in args], cwd=ROOT, check=True, env=env)
+
+
+def ensure_venv(extras: str = "") -> None:
+    """Create .venv and install kasse (editable) when pyproject.toml changed."""
+    if not PYTHON.exists():
+        print(f"creating virtual environment in {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    spec = (ROOT / "pyproject.toml").read_bytes() + extras.encode()
+    stamp = VENV / f".installed{('-' + extras) if extras else ''}"
+    digest = hashlib.sha256(spec).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    _sh(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    target = f".[{extras}]" if extras else "."
+    _sh(PYTHON, "-m", "pip", "install", "--quiet", "-e", target)
+    stamp.write_text(digest)
+
+
+def run(args: list[str]) -> int:
+    ensure_venv()
+    kasse = BIN / "kasse"
+    _sh(kasse, "migrate")
+    _sh(kasse, "demo")
+    print("\nkasse serves the demo store on http://127.0.0.1:8080 (Ctrl+C stops it)\n",
+          flush=True)
+    os.execv(str(kasse), [str(kasse), "serve", "--port", "8080", *args])
+
+
+def test(args: list[str]) -> int:
+    ensure_venv("test")
+    env = dict(os.environ)
+    if args[:1] == ["--postgres"]:
+        if len(args) < 2:
+            sys.exit("usage: tasks.py test --postgres postgresql://user@host:port/db")
+        env["KASSE_TEST_DATABASE_URL"] = args[1]
+        args = args[2:]
+    engine = "PostgreSQL" if env.get("KASSE_TEST_DATABASE_URL") else "SQLite"
+    print(f"running the test suite on {engine}", flush=True)
+    if not args:
+        _sh(BIN / "ruff", "check", "src", "tests", "tasks.py", env=env)
+        _sh(BIN / "mypy", env=env)
+    result = subprocess.run([str(PYTHON), "-m", "pytest", *args], cwd=ROOT, env=env)
+    return result.returncode
+
+
+def main() -> int:
+    if sys.version_info < (3, 11):  # noqa: UP036 (tells users of an old python3 why)
+        sys.exit("kasse needs Python 3.11 or newer")
+    if len(sys.argv) < 2 or sys.argv[1] not in ("run", "test"):
+        print(__doc__)
+        return 2
+    command, rest = sys.argv[1], sys.argv[2:]
+    return run(rest) if command == "run" else test(rest)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,207 @@
+"""`kasse import`: idempotent, declarative, and all-or-nothing with clear errors."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from kasse.adapters.config_file import parse_toml, parse_yaml, read_config_file
+from kasse.adapters.db import tables as t
+from kasse.adapters.db.database import Database
+from kasse.adapters.db.store_repository import find_store_row, load_store_config
+from kasse.demo import DEMO_STORE_FILE
+from kasse.services.store_import import StoreFileInvalid, import_store
+
+MINIMAL = """\
+store:
+  alias: tiny
+  name: Tiny Shop
+  baseCurrency: EUR
+  defaultCountry: DE
+  defaultTaxClass: standard
+currencies:
+  - {code: EUR, name: Euro, culture: de-DE}
+countries:
+  - {code: DE, name: Germany, defaultCurrency: EUR}
+taxClasses:
+  - alias: standard
+    name: Standard
+    defaultRate: 0.19
+products:
+  - reference: p1
+    sku: P1
+    name: Thing
+    prices: {EUR: 0.1}
+"""
+
+
+async def _snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    db = Database.from_url(url)
+    try:
+        async with db.read() as conn:
+            return {
+                table.name: sorted((tuple(r) for r in await conn.execute(select(table))), key=repr)
+                for table in t.CONFIG_TABLES
+            }
+    finally:
+        await db.dispose()
+
+
+async def _import(url: str, data: Any) -> Any:
+    db = Database.from_url(url)
+    try:
+        return await import_store(db, data)
+    finally:
+        await db.dispose()
+
+
+def test_importing_the_demo_twice_changes_nothing(empty_db_url: str) -> None:
+    data = read_config_file(DEMO_STORE_FILE).data
+    first = asyncio.run(_import(empty_db_url, data))
+    before = asyncio.run(_snapshot(empty_db_url))
+    second = asyncio.run(_import(empty_db_url, data))
+    after = asyncio.run(_snapshot(empty_db_url))
+    assert first.created > 100 and first.changed
+    assert not second.changed
+    assert before == after
+
+
+def test_demo_store_has_what_a_shop_needs(demo_db_url: str) -> None:
+    async def load() -> Any:
+        db = Database.from_url(demo_db_url)
+        try:
+            async with db.read() as conn:
+                found = await find_store_row(conn, "demo")
+                assert found is not None
+                config = await load_store_config(conn, found[0])
+                products = (await conn.execute(select(t.products))).all()
+                variants = (await conn.execute(select(t.product_variants))).all()
+            return config, products, variants
+        finally:
+            await db.dispose()
+
+    config, products, variants = asyncio.run(load())
+    assert len(config.currencies) >= 2
+    assert len(config.countries) >= 4
+    assert any(c.regions for c in config.countries)
+    assert len(config.tax_classes) >= 2
+    assert all(tc.rates for tc in config.tax_classes if tc.alias != "exempt")
+    assert len(products) >= 12
+    assert variants
+    assert any(p.stock == 0 for p in products) or any(v.stock == 0 for v in variants)
+    providers = {m.provider_alias for m in config.payment_methods}
+    assert {"invoicing", "zeroValue"} <= providers and len(providers) >= 3
+    assert len(config.shipping_methods) >= 3
+    assert any(m.options for m in config.shipping_methods)
+
+
+def test_money_in_files_is_exact_and_updates_apply(empty_db_url: str) -> None:
+    asyncio.run(_import(empty_db_url, parse_yaml(MINIMAL).data))
+    changed = MINIMAL.replace("prices: {EUR: 0.1}", "prices: {EUR: 1234567.8905}")
+    result = asyncio.run(_import(empty_db_url, parse_yaml(changed).data))
+    assert (result.created, result.updated, result.deleted) == (0, 1, 0)
+    prices = asyncio.run(_snapshot(empty_db_url))["prices"]
+    assert [row[2] for row in prices] == [Decimal("1234567.8905")]
+
+
+def test_entities_removed_from_the_file_are_removed(empty_db_url: str) -> None:
+    with_two = MINIMAL + "  - {reference: p2, sku: P2, name: Other, prices: {EUR: 2}}\n"
+    asyncio.run(_import(empty_db_url, parse_yaml(with_two).data))
+    result = asyncio.run(_import(empty_db_url, parse_yaml(MINIMAL).data))
+    assert result.deleted == 2  # the product and its price
+    refs = [row[2] for row in asyncio.run(_snapshot(empty_db_url))["products"]]
+    assert refs == ["p1"]
+
+
+def test_toml_files_work_like_yaml(empty_db_url: str) -> None:
+    toml = """
+[store]
+alias = "tiny"
+name = "Tiny Shop"
+baseCurrency = "EUR"
+defaultCountry = "DE"
+defaultTaxClass = "standard"
+
+[[currencies]]
+code = "EUR"
+name = "Euro"
+culture = "de-DE"
+
+[[countries]]
+code = "DE"
+name = "Germany"
+
+[[taxClasses]]
+alias = "standard"
+name = "Standard"
+defaultRate = 0.19
+
+[[products]]
+reference = "p1"
+sku = "P1"
+name = "Thing"
+prices = { EUR = 0.1 }
+"""
+    asyncio.run(_import(empty_db_url, parse_toml(toml).data))
+    yaml_result = asyncio.run(_import(empty_db_url, parse_yaml(MINIMAL).data))
+    # The YAML file describes the same store except the country's default currency.
+    assert (yaml_result.created, yaml_result.deleted) == (0, 0)
+    assert yaml_result.updated == 1
+
+
+@pytest.mark.parametrize(("broken", "line", "needle"), [
+    (MINIMAL.replace("defaultRate: 0.19", "defaultRate: 19"), 14, "between 0 and 1"),
+    (MINIMAL.replace("prices: {EUR: 0.1}", "prices: {EUR: -1}"), 19, "negative"),
+    (MINIMAL.replace("prices: {EUR: 0.1}", "prices: {USD: 1}"), 19, "'USD' is not in currencies"),
+    (MINIMAL.replace("  name: Tiny Shop\n", "  name: Tiny Shop\n  colour: red\n"), 4,
+     "unknown field"),
+    (MINIMAL.replace("defaultCountry: DE", "defaultCountry: FR"), 5, "'FR' is not in countries"),
+    (MINIMAL.replace("prices: {EUR: 0.1}", "prices: {EUR: 0.0000001}"), 19,
+     "more than 6 decimal places"),
+])
+def test_bad_files_name_field_and_line_and_change_nothing(
+        empty_db_url: str, broken: str, line: int, needle: str) -> None:
+    asyncio.run(_import(empty_db_url, parse_yaml(MINIMAL).data))
+    before = asyncio.run(_snapshot(empty_db_url))
+    document = parse_yaml(broken)
+    with pytest.raises(StoreFileInvalid) as caught:
+        asyncio.run(_import(empty_db_url, document.data))
+    messages = [(document.line_of(loc), message) for loc, message in caught.value.problems]
+    assert any(needle in message for _, message in messages), messages
+    assert any(found == line for found, _ in messages), messages
+    assert asyncio.run(_snapshot(empty_db_url)) == before
+
+
+def test_cli_import_reports_errors_with_line_numbers(empty_db_url: str, tmp_path: Path) -> None:
+    good = tmp_path / "store.yaml"
+    good.write_text(MINIMAL, encoding="utf-8")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(MINIMAL.replace("culture: de-DE", "culture: 42"), encoding="utf-8")
+    env = {**os.environ, "KASSE_DATABASE_URL": empty_db_url, "KASSE_DATA_DIR": str(tmp_path)}
+
+    def kasse(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kasse", *args], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    first = kasse("import", str(good))
+    assert first.returncode == 0, first.stderr
+    assert "1 created" not in first.stdout and "created" in first.stdout
+    again = kasse("import", str(good))
+    assert again.returncode == 0 and "nothing changed" in again.stdout
+    failed = kasse("import", str(bad))
+    assert failed.returncode == 2
+    assert "line 8" in failed.stderr and "currencies[0].culture" in failed.stderr
+    assert "nothing was changed" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    syntax = tmp_path / "syntax.yaml"
+    syntax.write_text("store: [unclosed\n", encoding="utf-8")
+    broken = kasse("import", str(syntax))
+    assert broken.returncode == 2 and "line" in broken.stderr and "Traceback" not in broken.stderr

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from kasse.adapters.config_file import read_config_file
 from kasse.adapters.db.database import Database
 from kasse.adapters.db.migrate import upgrade
+from kasse.adapters.db.storage import SqlStorage
 from kasse.adapters.db.tables import metadata
 from kasse.demo import DEMO_STORE_FILE
 from kasse.services.store_import import import_store
@@ -38,7 +39,7 @@ def _run(coro):  # type: ignore[no-untyped-def]
 async def _import_demo(url: str) -> None:
     db = Database.from_url(url)
     try:
-        await import_store(db, read_config_file(DEMO_STORE_FILE).data)
+        await import_store(SqlStorage(db), read_config_file(DEMO_STORE_FILE).data)
     finally:
         await db.dispose()
 

@@ -31,6 +31,7 @@ def _import(path: str) -> int:
     from kasse.adapters.config_file import ConfigFileError, read_config_file
     from kasse.adapters.db.database import Database
     from kasse.adapters.db.migrate import upgrade
+    from kasse.adapters.db.storage import SqlStorage
     from kasse.services.store_import import StoreFileInvalid, import_store
 
     settings = _settings()
@@ -44,7 +45,7 @@ def _import(path: str) -> int:
         await upgrade(settings.effective_database_url)
         db = Database.from_url(settings.effective_database_url)
         try:
-            result = await import_store(db, document.data)
+            result = await import_store(SqlStorage(db), document.data)
         except StoreFileInvalid as exc:
             print(f"error: {document.path} is not a valid store file; nothing was changed:",
                   file=sys.stderr)

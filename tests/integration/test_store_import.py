@@ -16,6 +16,7 @@ from sqlalchemy import select
 from kasse.adapters.config_file import parse_toml, parse_yaml, read_config_file
 from kasse.adapters.db import tables as t
 from kasse.adapters.db.database import Database
+from kasse.adapters.db.storage import SqlStorage
 from kasse.adapters.db.store_repository import find_store_row, load_store_config
 from kasse.demo import DEMO_STORE_FILE
 from kasse.services.store_import import StoreFileInvalid, import_store
@@ -58,7 +59,7 @@ async def _snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
 async def _import(url: str, data: Any) -> Any:
     db = Database.from_url(url)
     try:
-        return await import_store(db, data)
+        return await import_store(SqlStorage(db), data)
     finally:
         await db.dispose()
 

@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from kasse import __version__
 from kasse.adapters.db.database import Database
 from kasse.adapters.db.migrate import upgrade_engine
+from kasse.adapters.db.storage import SqlStorage
 from kasse.api import problems
 from kasse.api.limits import BodySizeLimit
 from kasse.api.responses import JsonResponse
@@ -39,7 +40,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         if settings.auto_migrate:
             await upgrade_engine(database.engine)
         app.state.db = database
-        app.state.stores = StoreDirectory(database)
+        app.state.storage = SqlStorage(database)
+        app.state.stores = StoreDirectory(app.state.storage)
         try:
             yield
         finally:

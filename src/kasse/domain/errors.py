@@ -34,3 +34,7 @@ class CurrencyMismatch(DomainError):
 
 class PrecisionError(InvalidInput):
     code = "too_many_decimals"
+
+
+class Conflict(DomainError):
+    code = "conflict"

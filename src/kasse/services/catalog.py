@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
-from kasse.adapters.db import store_repository as repo
-from kasse.adapters.db.database import Database
 from kasse.domain.errors import InvalidInput, NotFound, StoreNotFound
 from kasse.domain.store import Product, ProductVariant, StoreConfig
+from kasse.services.ports import Storage
 
 MAX_REFERENCES = 100
 MAX_TAKE = 100
@@ -23,23 +21,22 @@ class StoreDirectory:
     import (in any process) has bumped the version.
     """
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
         self._cache: dict[UUID, StoreConfig] = {}
-        self._lock = asyncio.Lock()
 
     async def get(self, id_or_alias: str) -> StoreConfig:
         if not id_or_alias or not id_or_alias.strip():
             raise InvalidInput("the Store header is required (a store id or alias)")
-        async with self._db.read() as conn:
-            found = await repo.find_store_row(conn, id_or_alias)
+        async with self._storage.reading() as reader:
+            found = await reader.find_store(id_or_alias)
             if found is None:
                 raise StoreNotFound(f"no store with id or alias {id_or_alias.strip()!r}")
             store_id, version = found
             cached = self._cache.get(store_id)
             if cached is not None and cached.store.config_version == version:
                 return cached
-            config = await repo.load_store_config(conn, store_id)
+            config = await reader.load_store_config(store_id)
         if config is None:
             raise StoreNotFound(f"no store with id or alias {id_or_alias.strip()!r}")
         self._cache[store_id] = config
@@ -72,13 +69,12 @@ def parse_references(raw: list[str]) -> list[tuple[str, str | None]]:
     return pairs
 
 
-async def get_products(db: Database, config: StoreConfig, references: list[str]
+async def get_products(storage: Storage, config: StoreConfig, references: list[str]
                        ) -> list[CatalogItem]:
     """The products (or variants) named; an unknown reference is a 404 naming it."""
     pairs = parse_references(references)
-    async with db.read() as conn:
-        products = await repo.products_by_reference(conn, config.store.id,
-                                                    [p for p, _ in pairs])
+    async with storage.reading() as reader:
+        products = await reader.products_by_reference(config.store.id, [p for p, _ in pairs])
     by_reference = {p.reference: p for p in products}
     items: list[CatalogItem] = []
     for product_ref, variant_ref in pairs:
@@ -94,7 +90,7 @@ async def get_products(db: Database, config: StoreConfig, references: list[str]
     return items
 
 
-async def browse_products(db: Database, config: StoreConfig, *, skip: int, take: int,
+async def browse_products(storage: Storage, config: StoreConfig, *, skip: int, take: int,
                           text: str | None, include_variants: bool
                           ) -> tuple[list[CatalogItem], int]:
     """A page of the catalog (an extension: the reference needs a CMS for this)."""
@@ -102,9 +98,9 @@ async def browse_products(db: Database, config: StoreConfig, *, skip: int, take:
         raise InvalidInput("skip must be 0 or more")
     if not 1 <= take <= MAX_TAKE:
         raise InvalidInput(f"take must be between 1 and {MAX_TAKE}")
-    async with db.read() as conn:
-        products, total = await repo.list_products(conn, config.store.id, skip=skip, take=take,
-                                                   text=text.strip() if text else None)
+    async with storage.reading() as reader:
+        products, total = await reader.list_products(config.store.id, skip=skip, take=take,
+                                                     text=text.strip() if text else None)
     items: list[CatalogItem] = []
     for product in products:
         items.append(CatalogItem(product, None))

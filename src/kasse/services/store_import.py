@@ -19,16 +19,13 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
 
-from kasse.adapters.db.database import Database
-from kasse.adapters.db.store_writer import apply_plan, store_id_for
-from kasse.domain.errors import DomainError
+from kasse.domain.errors import Conflict, DomainError
+from kasse.services.ports import Storage
 from kasse.services.store_file import SettingEntry, StoreFile
 
 Loc = tuple[str | int, ...]
 Row = dict[str, Any]
-Plan = dict[str, list[Row]]
 
 NAMESPACE = UUID("5b0f4c1e-9d3a-4e59-8f1e-6a2c0b7d9e41")
 
@@ -226,7 +223,7 @@ class _Ids:
         return uuid.uuid5(self.store_id, ":".join((kind, *(k.lower() for k in keys))))
 
 
-def build_plan(f: StoreFile, store_id: UUID) -> Plan:
+def build_plan(f: StoreFile, store_id: UUID) -> dict[str, list[Row]]:
     """The rows every configuration table should hold for this store."""
     ids = _Ids(store_id)
     currency_id = {c.code: ids("currency", c.code, given=c.id) for c in f.currencies}
@@ -244,7 +241,7 @@ def build_plan(f: StoreFile, store_id: UUID) -> Plan:
     def opt(mapping: Mapping[str, UUID], key: str | None) -> UUID | None:
         return mapping[key.lower()] if key else None
 
-    plan: Plan = {name: [] for name in (
+    plan: dict[str, list[Row]] = {name: [] for name in (
         "stores", "currencies", "countries", "regions", "tax_classes", "tax_rates",
         "order_statuses", "payment_methods", "payment_method_settings", "shipping_methods",
         "shipping_options", "allowed_countries", "products", "product_variants", "prices")}
@@ -372,19 +369,17 @@ def build_plan(f: StoreFile, store_id: UUID) -> Plan:
     return plan
 
 
-async def import_store(db: Database, data: Any) -> ImportResult:
+async def import_store(storage: Storage, data: Any) -> ImportResult:
     """Validate ``data`` (a parsed store file) and make the store match it, atomically."""
     parsed = validate_store_file(data)
-    async with db.transaction() as conn:
-        store_id = await store_id_for(conn, parsed.store.alias, parsed.store.id)
-        if store_id is None:
-            store_id = uuid.uuid5(NAMESPACE, f"store:{parsed.store.alias.lower()}")
-        plan = build_plan(parsed, store_id)
-        try:
-            counts = await apply_plan(conn, store_id, plan)
-        except IntegrityError as exc:
-            raise StoreFileInvalid([((), f"conflicts with data already stored: {exc.orig}")]
-                                   ) from None
+    try:
+        async with storage.writing() as writer:
+            store_id = await writer.store_id_for(parsed.store.alias, parsed.store.id)
+            if store_id is None:
+                store_id = uuid.uuid5(NAMESPACE, f"store:{parsed.store.alias.lower()}")
+            counts = await writer.apply_plan(store_id, build_plan(parsed, store_id))
+    except Conflict as exc:
+        raise StoreFileInvalid([((), exc.detail)]) from None
     result = ImportResult(store_id=store_id, store_alias=parsed.store.alias, per_table=counts)
     for created, updated, deleted in counts.values():
         result.created += created

@@ -339,12 +339,12 @@ async def get_products(
     includeVariants: Annotated[bool, Query(  # noqa: N803
         description="kasse extension: list each product's variants after it")] = False,
 ) -> JsonResponse:
-    db = request.app.state.db
+    storage = request.app.state.storage
     headers: dict[str, str] | None = None
     if productReference:
-        items = await catalog.get_products(db, sess.config, productReference)
+        items = await catalog.get_products(storage, sess.config, productReference)
     else:
-        items, total = await catalog.browse_products(db, sess.config, skip=skip, take=take,
+        items, total = await catalog.browse_products(storage, sess.config, skip=skip, take=take,
                                                      text=q, include_variants=includeVariants)
         headers = {"X-Total-Count": str(total)}
     quantity = catalog.adjusted_quantity(AdjustedPriceCalculationQuantity)

@@ -1,0 +1,65 @@
+"""The SQL implementation of the storage ports used by the services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from uuid import UUID
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kasse.adapters.db import store_repository as repo
+from kasse.adapters.db import store_writer
+from kasse.adapters.db.database import Database
+from kasse.domain.errors import Conflict
+from kasse.domain.store import Product, StoreConfig
+from kasse.services.ports import Plan, TableCounts
+
+
+class SqlCatalogReader:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def find_store(self, id_or_alias: str) -> tuple[UUID, int] | None:
+        return await repo.find_store_row(self.conn, id_or_alias)
+
+    async def load_store_config(self, store_id: UUID) -> StoreConfig | None:
+        return await repo.load_store_config(self.conn, store_id)
+
+    async def products_by_reference(self, store_id: UUID, references: Sequence[str]
+                                    ) -> list[Product]:
+        return await repo.products_by_reference(self.conn, store_id, references)
+
+    async def list_products(self, store_id: UUID, *, skip: int, take: int, text: str | None
+                            ) -> tuple[list[Product], int]:
+        return await repo.list_products(self.conn, store_id, skip=skip, take=take, text=text)
+
+
+class SqlStoreWriter:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def store_id_for(self, alias: str, given: UUID | None) -> UUID | None:
+        return await store_writer.store_id_for(self.conn, alias, given)
+
+    async def apply_plan(self, store_id: UUID, plan: Plan) -> TableCounts:
+        try:
+            return await store_writer.apply_plan(self.conn, store_id, plan)
+        except IntegrityError as exc:
+            raise Conflict(f"conflicts with data already stored: {exc.orig}") from None
+
+
+class SqlStorage:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[SqlCatalogReader]:
+        async with self.db.read() as conn:
+            yield SqlCatalogReader(conn)
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[SqlStoreWriter]:
+        async with self.db.transaction() as conn:
+            yield SqlStoreWriter(conn)

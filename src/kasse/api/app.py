@@ -14,7 +14,7 @@ from kasse.adapters.db.database import Database
 from kasse.adapters.db.migrate import upgrade_engine
 from kasse.adapters.db.storage import SqlStorage
 from kasse.api import problems
-from kasse.api.limits import BodySizeLimit
+from kasse.api.limits import BodySizeLimit, RejectNulBytes
 from kasse.api.responses import JsonResponse
 from kasse.api.routes import catalog
 from kasse.bootstrap import api_keys
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RejectNulBytes)
     return app
 
 

@@ -1,6 +1,8 @@
-"""A cap on request body size (413 problem), enforced while the body streams in."""
+"""Request guards: a cap on body size (413) and no NUL bytes in the URL or headers (400)."""
 
 from __future__ import annotations
+
+from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -53,3 +55,22 @@ class BodySizeLimit:
         except BodyTooLarge:
             if not started:
                 await problem(413, detail, "body-too-large")(scope, receive, send)
+
+
+class RejectNulBytes:
+    """NUL is never meaningful in a URL or header and PostgreSQL text cannot hold it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+            parts = [unquote_to_bytes(raw_path), unquote_to_bytes(scope.get("query_string", b""))]
+            parts.extend(value for _, value in scope.get("headers", []))
+            if any(b"\x00" in part for part in parts):
+                response = problem(400, "the request URL or a header contains a NUL character",
+                                   "nul-character")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -244,7 +244,7 @@ class View:
     # --- products ---------------------------------------------------------------
 
     def product(self, product: Product, variant: ProductVariant | None, price: Price | None,
-                expand: Tree) -> Json:
+                tax_class: TaxClass | None, expand: Tree) -> Json:
         properties = dict(product.properties)
         if variant is not None:
             properties.update(variant.properties)
@@ -261,10 +261,8 @@ class View:
                 {"name": {"alias": a[0], "name": a[1]}, "value": {"alias": a[2], "name": a[3]}}
                 for a in (variant.attributes if variant else ())
             ],
-            "taxClass": self._related(self.config.tax_class_by_id(product.tax_class_id)
-                                      or self.config.tax_class_by_id(
-                                          self.config.store.default_tax_class_id),
-                                      expand, "TaxClassRef", "taxClass", self.tax_class),
+            "taxClass": self._related(tax_class, expand, "TaxClassRef", "taxClass",
+                                      self.tax_class),
             "properties": properties,
             "isGiftCard": product.is_gift_card,
         }

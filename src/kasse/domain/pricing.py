@@ -23,6 +23,24 @@ class Price:
     def value(self) -> Decimal:
         return self.with_tax
 
+    def times(self, quantity: Decimal, decimal_places: int, prices_include_tax: bool) -> Price:
+        """The price of ``quantity`` units, rounded to the currency like a line total.
+
+        The side the store's prices are set on is multiplied and rounded; the other side
+        is derived, so ``without_tax + tax == with_tax`` still holds.
+        """
+        if prices_include_tax:
+            with_tax = round_to(self.with_tax * quantity, decimal_places)
+            without_tax = round_to(self.without_tax * quantity, decimal_places)
+        else:
+            without_tax = round_to(self.without_tax * quantity, decimal_places)
+            with_tax = round_to(self.with_tax * quantity, decimal_places)
+        return Price(self.currency_id, without_tax, with_tax - without_tax, with_tax)
+
+    @classmethod
+    def zero(cls, currency_id: UUID) -> Price:
+        return cls(currency_id, ZERO, ZERO, ZERO)
+
 
 def price_from_configured(
     value: Decimal,

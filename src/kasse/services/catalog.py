@@ -98,6 +98,8 @@ async def browse_products(storage: Storage, config: StoreConfig, *, skip: int, t
         raise InvalidInput("skip must be 0 or more")
     if not 1 <= take <= MAX_TAKE:
         raise InvalidInput(f"take must be between 1 and {MAX_TAKE}")
+    if text and any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise InvalidInput("q must not contain control characters")
     async with storage.reading() as reader:
         products, total = await reader.list_products(config.store.id, skip=skip, take=take,
                                                      text=text.strip() if text else None)

@@ -19,7 +19,11 @@ from kasse.domain.store import Country, PaymentMethod, Region, ShippingMethod, S
 from kasse.services import catalog
 
 PREFIX = "/umbraco/commerce/storefront/api"
-router = APIRouter(prefix=PREFIX, dependencies=[ApiKey])
+router = APIRouter(prefix=PREFIX, dependencies=[ApiKey], responses={
+    400: {"model": dto.ProblemDetails, "description": "Bad Request"},
+    401: {"model": dto.ProblemDetails, "description": "Missing or wrong Api-Key"},
+    404: {"model": dto.ProblemDetails, "description": "Not Found"},
+})
 
 Sess = Annotated[Session, Depends(session)]
 ShapeDep = Annotated[Shape, Depends(shape)]
@@ -292,13 +296,14 @@ async def get_shipping_method_v2(idOrAlias: str, sess: Sess, s: ShapeDep  # noqa
 # --- products ---------------------------------------------------------------------
 
 
-def _adjusted(view: View, price: Price | None, quantity: Any) -> dict[str, Any] | None:
+def _adjusted(sess: Session, price: Price | None, quantity: Any) -> dict[str, Any] | None:
     """Adjusted prices without discounts: the unit and line price as they stand."""
-    if price is None:
+    if price is None or sess.currency is None:
         return None
-    line = Price(price.currency_id, price.without_tax * quantity, price.tax * quantity,
-                 price.with_tax * quantity)
-    zero = Price(price.currency_id, price.without_tax * 0, price.tax * 0, price.with_tax * 0)
+    view = View(sess.config)
+    line = price.times(quantity, sess.currency.decimal_places,
+                       sess.config.store.prices_include_tax)
+    zero = Price.zero(price.currency_id)
 
     def adjusted(p: Price) -> dict[str, Any]:
         return {"adjustments": [], "withoutAdjustments": view.price(p),
@@ -352,8 +357,9 @@ async def get_products(
     body = []
     for item in items:
         price = sess.product_price(item.product, item.variant)
-        product = view.product(item.product, item.variant, price, s.expand)
+        tax_class = effective_tax_class(sess.config, item.product.tax_class_id, sess.tax_class)
+        product = view.product(item.product, item.variant, price, tax_class, s.expand)
         if CalculateAdjustedPrices:
-            product["priceWithAdjustments"] = _adjusted(view, price, quantity)
+            product["priceWithAdjustments"] = _adjusted(sess, price, quantity)
         body.append(product)
     return respond(body, s, headers)

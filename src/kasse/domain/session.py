@@ -45,6 +45,7 @@ class Session:
     shipping_region: Region | None
     language: str | None
     customer_reference: str | None
+    currency_from_header: bool = False
 
     @property
     def tax_country(self) -> Country | None:
@@ -127,4 +128,5 @@ def resolve_session(config: StoreConfig, headers: SessionHeaders) -> Session:
         shipping_region=shipping_region if shipping else billing_region,
         language=headers.language.strip() if headers.language else None,
         customer_reference=headers.customer_reference,
+        currency_from_header=bool(headers.currency and headers.currency.strip()),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -49,6 +50,16 @@ def _region(country: Country, id_or_code: str) -> Region:
     if region is None:
         raise NotFound(f"{country.code} has no region {id_or_code!r}")
     return region
+
+
+def _at(sess: Session, country: Country, region: Region | None = None) -> Session:
+    """Price a country's methods for that country unless the session says otherwise."""
+    if sess.shipping_country is not None:
+        return sess
+    currency = sess.currency
+    if sess.currency_from_header is False:
+        currency = (sess.config.currency_by_id(country.default_currency_id) or currency)
+    return replace(sess, shipping_country=country, shipping_region=region, currency=currency)
 
 
 def _filter_country(config: StoreConfig, code: str | None) -> Country | None:
@@ -142,7 +153,8 @@ async def country_currencies(idOrAlias: str, sess: Sess, s: ShapeDep) -> JsonRes
 async def country_payment_methods(idOrAlias: str, sess: Sess, s: ShapeDep  # noqa: N803
                                   ) -> JsonResponse:
     country = _country(sess.config, idOrAlias)
-    return respond(_payment_methods(sess, sess.config.payment_methods_in(country), s, True), s)
+    return respond(_payment_methods(_at(sess, country), sess.config.payment_methods_in(country),
+                                    s, True), s)
 
 
 @router.get("/v1/country/{idOrAlias}/shippingmethods",
@@ -152,7 +164,8 @@ async def country_payment_methods(idOrAlias: str, sess: Sess, s: ShapeDep  # noq
 async def country_shipping_methods(idOrAlias: str, sess: Sess, s: ShapeDep  # noqa: N803
                                    ) -> JsonResponse:
     country = _country(sess.config, idOrAlias)
-    return respond(_shipping_methods(sess, sess.config.shipping_methods_in(country), s, True), s)
+    return respond(_shipping_methods(_at(sess, country),
+                                     sess.config.shipping_methods_in(country), s, True), s)
 
 
 @router.get("/v1/country/{countryIdOrAlias}/region/{regionIdOrAlias}/paymentmethods",
@@ -163,8 +176,8 @@ async def region_payment_methods(countryIdOrAlias: str, regionIdOrAlias: str,  #
                                  sess: Sess, s: ShapeDep) -> JsonResponse:
     country = _country(sess.config, countryIdOrAlias)
     region = _region(country, regionIdOrAlias)
-    return respond(
-        _payment_methods(sess, sess.config.payment_methods_in(country, region), s, True), s)
+    return respond(_payment_methods(_at(sess, country, region),
+                                    sess.config.payment_methods_in(country, region), s, True), s)
 
 
 @router.get("/v1/country/{countryIdOrAlias}/region/{regionIdOrAlias}/shippingmethods",
@@ -175,8 +188,9 @@ async def region_shipping_methods(countryIdOrAlias: str, regionIdOrAlias: str,  
                                   sess: Sess, s: ShapeDep) -> JsonResponse:
     country = _country(sess.config, countryIdOrAlias)
     region = _region(country, regionIdOrAlias)
-    return respond(
-        _shipping_methods(sess, sess.config.shipping_methods_in(country, region), s, True), s)
+    return respond(_shipping_methods(_at(sess, country, region),
+                                     sess.config.shipping_methods_in(country, region), s, True),
+                   s)
 
 
 # --- currencies -------------------------------------------------------------------

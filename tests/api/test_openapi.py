@@ -1,0 +1,188 @@
+"""The served OpenAPI document (``kasse openapi``) against the Umbraco Commerce reference.
+
+The reference is read from ``KASSE_REFERENCE_OPENAPI`` when set, else from
+``../shared/reference/umbraco-commerce-storefront-openapi.json`` next to the repository.
+Nothing from it is copied into this repository; without it these tests fail.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE_ENV = "KASSE_REFERENCE_OPENAPI"
+REFERENCE_NAME = "umbraco-commerce-storefront-openapi.json"
+DEFAULT_REFERENCE = ROOT.parent / "shared" / "reference" / REFERENCE_NAME
+CATALOG_TAGS = {"Store", "Country", "Currency", "Payment Method", "Shipping Method", "Product"}
+METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
+DTOS = ["CountryDto", "CurrencyDto", "StoreDto", "PaymentMethodV2Dto", "ShippingMethodV2Dto",
+        "ProductDto", "PriceDto"]
+
+Operation = tuple[str, str, dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def served() -> dict[str, Any]:
+    result = subprocess.run([sys.executable, "-m", "kasse", "openapi"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, f"kasse openapi failed:\n{result.stderr}"
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+@functools.cache
+def reference() -> dict[str, Any]:
+    """Read in the test itself (not a fixture) so that a missing file fails the tests."""
+    configured = os.environ.get(REFERENCE_ENV)
+    path = Path(configured) if configured else DEFAULT_REFERENCE
+    if not path.is_file():
+        pytest.fail(f"the reference OpenAPI document is missing: {path} does not exist; set "
+                    f"{REFERENCE_ENV} to the Umbraco Commerce Storefront API OpenAPI JSON")
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return document
+
+
+def operations(document: dict[str, Any], tags: set[str] | None = None) -> list[Operation]:
+    found = []
+    for path, item in document.get("paths", {}).items():
+        for method, operation in item.items():
+            if method in METHODS and (tags is None or tags & set(operation.get("tags", []))):
+                found.append((method, path, operation))
+    return found
+
+
+def catalog_operations() -> list[Operation]:
+    found = operations(reference(), CATALOG_TAGS)
+    seen_tags = {tag for _, _, op in found for tag in op["tags"]}
+    assert seen_tags >= CATALOG_TAGS, f"no reference operations tagged {CATALOG_TAGS - seen_tags}"
+    return found
+
+
+def served_operation(served: dict[str, Any], method: str, path: str) -> dict[str, Any] | None:
+    operation: dict[str, Any] | None = served["paths"].get(path, {}).get(method)
+    return operation
+
+
+def parameters(operation: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(p["in"], p["name"]): p for p in operation.get("parameters", [])}
+
+
+def base_type(schema: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(type, item type) of a parameter schema, looking through ``anyOf [X, null]``."""
+    options = schema.get("anyOf") or schema.get("oneOf") or [schema]
+    for option in options:
+        if option.get("type") not in (None, "null"):
+            return option["type"], option.get("items", {}).get("type")
+    return None, None
+
+
+def name(method: str, path: str) -> str:
+    return f"{method.upper()} {path}"
+
+
+def test_every_catalog_operation_of_the_reference_is_served(
+        served: dict[str, Any]) -> None:
+    missing = [name(m, p) for m, p, _ in catalog_operations()
+               if served_operation(served, m, p) is None]
+    assert not missing, "not served:\n" + "\n".join(missing)
+    assert len(catalog_operations()) >= 19
+
+
+def test_parameters_are_declared_as_in_the_reference(
+        served: dict[str, Any]) -> None:
+    problems = []
+    for method, path, ref_op in catalog_operations():
+        ours = served_operation(served, method, path)
+        if ours is None:
+            problems.append(f"{name(method, path)}: not served")
+            continue
+        declared = parameters(ours)
+        for (where, param_name), ref_param in parameters(ref_op).items():
+            label = f"{name(method, path)} {where} {param_name}"
+            param = declared.get((where, param_name))
+            if param is None:
+                problems.append(f"{label}: missing")
+                continue
+            if bool(param.get("required")) != bool(ref_param.get("required")):
+                problems.append(f"{label}: required={param.get('required')}, reference "
+                                f"says {ref_param.get('required')}")
+            ref_type, ref_items = base_type(ref_param.get("schema", {}))
+            our_type, our_items = base_type(param.get("schema", {}))
+            # a repeatable query parameter (array of X) still accepts a single X
+            if ref_type and our_type != ref_type and not (
+                    where == "query" and our_type == "array" and our_items == ref_type):
+                problems.append(f"{label}: type {our_type}, reference says {ref_type}")
+            if ref_items and our_items != ref_items:
+                problems.append(f"{label}: items {our_items}, reference says {ref_items}")
+    assert not problems, "\n".join(problems)
+
+
+def test_api_key_and_store_headers_are_required(
+        served: dict[str, Any]) -> None:
+    problems = []
+    store_checked = 0
+    for method, path, ref_op in catalog_operations():
+        ours = served_operation(served, method, path)
+        if ours is None:
+            problems.append(f"{name(method, path)}: not served")
+            continue
+        declared = parameters(ours)
+        wanted = ["Api-Key"]
+        if ("header", "Store") in parameters(ref_op):  # the store read names it in the path
+            wanted.append("Store")
+            store_checked += 1
+        for header in wanted:
+            if not declared.get(("header", header), {}).get("required"):
+                problems.append(f"{name(method, path)}: header {header} is not required")
+    assert not problems, "\n".join(problems)
+    assert store_checked > 0
+
+
+def schema_names(value: Any) -> set[str]:
+    return set(re.findall(r"#/components/schemas/([A-Za-z0-9_]+)", json.dumps(value)))
+
+
+def test_responses_are_declared_as_in_the_reference(
+        served: dict[str, Any]) -> None:
+    """Same DTO for 200, same deprecation, and every status the reference lists.
+
+    A client generated from the served document must know, for example, that a list read
+    answers 404 (it does, for an unknown Store header).
+    """
+    problems = []
+    for method, path, ref_op in catalog_operations():
+        ours = served_operation(served, method, path)
+        if ours is None:
+            problems.append(f"{name(method, path)}: not served")
+            continue
+        label = name(method, path)
+        ref_ok = schema_names(ref_op["responses"].get("200"))
+        our_ok = schema_names(ours["responses"].get("200"))
+        if not ref_ok <= our_ok:
+            problems.append(f"{label}: 200 returns {sorted(our_ok)}, reference {sorted(ref_ok)}")
+        if bool(ours.get("deprecated")) != bool(ref_op.get("deprecated")):
+            problems.append(f"{label}: deprecated={ours.get('deprecated')}, reference says "
+                            f"{ref_op.get('deprecated')}")
+        undeclared = sorted(set(ref_op["responses"]) - set(ours["responses"]))
+        if undeclared:
+            problems.append(f"{label}: does not declare responses {undeclared}")
+    assert not problems, "\n".join(problems)
+
+
+def test_dto_schemas_are_published(served: dict[str, Any]) -> None:
+    schemas = served.get("components", {}).get("schemas", {})
+    missing = [dto for dto in DTOS if dto not in schemas]
+    assert not missing, f"components.schemas lacks {missing}"
+    assert "price" not in schemas["PaymentMethodV2Dto"].get("properties", {})
+    assert "price" not in schemas["ShippingMethodV2Dto"].get("properties", {})
+    assert {"withoutTax", "tax", "withTax", "formatted"} <= set(
+        schemas["PriceDto"].get("properties", {}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any
 
 from fastapi import FastAPI
@@ -14,6 +15,7 @@ from kasse.adapters.db.database import Database
 from kasse.adapters.db.migrate import upgrade_engine
 from kasse.adapters.db.storage import SqlStorage
 from kasse.api import problems
+from kasse.api.formatting import format_amount
 from kasse.api.limits import BodySizeLimit, RejectNulBytes
 from kasse.api.responses import JsonResponse
 from kasse.api.routes import catalog
@@ -42,6 +44,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         app.state.db = database
         app.state.storage = SqlStorage(database)
         app.state.stores = StoreDirectory(app.state.storage)
+        for config in await app.state.stores.warm_up():
+            for currency in config.currencies:  # loads the culture's formatting data
+                format_amount(Decimal(0), currency)
+        await _prime_routes(app)
         try:
             yield
         finally:
@@ -64,6 +70,21 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RejectNulBytes)
     return app
+
+
+async def _prime_routes(app: FastAPI) -> None:
+    """Route matching is prepared lazily on the first request; do it before serving."""
+    scope = {"type": "http", "method": "GET", "path": "/health", "raw_path": b"/health",
+             "query_string": b"", "headers": [], "http_version": "1.1", "scheme": "http",
+             "server": ("127.0.0.1", 0), "client": ("127.0.0.1", 0), "root_path": ""}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(_: Any) -> None:
+        return None
+
+    await app(scope, receive, send)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

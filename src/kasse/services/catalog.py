@@ -43,6 +43,13 @@ class StoreDirectory:
         return config
 
 
+    async def warm_up(self) -> list[StoreConfig]:
+        """Load every store's configuration now rather than on a shopper's first request."""
+        async with self._storage.reading() as reader:
+            aliases = await reader.store_aliases()
+        return [await self.get(alias) for alias in aliases]
+
+
 @dataclass(frozen=True, slots=True)
 class CatalogItem:
     product: Product

@@ -27,6 +27,9 @@ class SqlCatalogReader:
     async def load_store_config(self, store_id: UUID) -> StoreConfig | None:
         return await repo.load_store_config(self.conn, store_id)
 
+    async def store_aliases(self) -> list[str]:
+        return await repo.store_aliases(self.conn)
+
     async def products_by_reference(self, store_id: UUID, references: Sequence[str]
                                     ) -> list[Product]:
         return await repo.products_by_reference(self.conn, store_id, references)

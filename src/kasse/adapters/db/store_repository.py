@@ -64,6 +64,11 @@ async def find_store_row(conn: AsyncConnection, id_or_alias: str) -> tuple[UUID,
     return (row.id, row.config_version) if row else None
 
 
+async def store_aliases(conn: AsyncConnection) -> list[str]:
+    return list((await conn.execute(select(t.stores.c.alias).order_by(t.stores.c.alias)))
+                .scalars())
+
+
 async def _prices_of(conn: AsyncConnection, owner_ids: Sequence[UUID]
                      ) -> dict[UUID, Mapping[UUID, Decimal]]:
     found: dict[UUID, dict[UUID, Decimal]] = defaultdict(dict)

@@ -32,7 +32,7 @@ def _import(path: str) -> int:
     from kasse.adapters.db.database import Database
     from kasse.adapters.db.migrate import upgrade
     from kasse.adapters.db.storage import SqlStorage
-    from kasse.services.store_import import StoreFileInvalid, import_store
+    from kasse.services.store_import import StoreFileInvalid, dotted_location, import_store
 
     settings = _settings()
     try:
@@ -52,7 +52,8 @@ def _import(path: str) -> int:
             for loc, message in exc.problems:
                 line = document.line_of(loc)
                 where = f"line {line}: " if line else ""
-                print(f"  {document.path}: {where}{_dotted(loc)}: {message}", file=sys.stderr)
+                print(f"  {document.path}: {where}{dotted_location(loc)}: {message}",
+                      file=sys.stderr)
             return 2
         finally:
             await db.dispose()
@@ -65,12 +66,6 @@ def _import(path: str) -> int:
         return 0
 
     return asyncio.run(run())
-
-
-def _dotted(loc: Sequence[str | int]) -> str:
-    from kasse.services.store_import import _dotted as dotted
-
-    return dotted(tuple(loc))
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -25,9 +25,6 @@ class Settings(BaseSettings):
         description="Comma-separated Api-Key values accepted (several allow rotation)",
     )
     auto_migrate: bool = Field(True, description="Apply pending migrations when serving starts")
-    public_url: str = Field(
-        "", description="Base URL shoppers reach kasse at (for pay links); default: the request's"
-    )
     max_body_bytes: int = Field(1_048_576, description="Largest request body accepted")
     log_level: str = Field("info")
     db_pool_size: int = Field(10, description="Connections per worker (PostgreSQL)")

@@ -37,7 +37,7 @@ class StoreFileInvalid(DomainError):
 
     def __init__(self, problems: list[tuple[Loc, str]]) -> None:
         self.problems = problems
-        super().__init__("; ".join(f"{_dotted(loc)}: {msg}" for loc, msg in problems))
+        super().__init__("; ".join(f"{dotted_location(loc)}: {msg}" for loc, msg in problems))
 
 
 @dataclass
@@ -54,7 +54,8 @@ class ImportResult:
         return bool(self.created or self.updated or self.deleted)
 
 
-def _dotted(loc: Loc) -> str:
+def dotted_location(loc: Loc) -> str:
+    """``('products', 0, 'prices', 'EUR')`` as ``products[0].prices.EUR``."""
     text = ""
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))

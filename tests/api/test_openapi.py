@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,17 @@ def name(method: str, path: str) -> str:
     return f"{method.upper()} {path}"
 
 
+def served_pairs(served: dict[str, Any], problems: list[str]
+                 ) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    """Each contract operation with the served one; a missing one is recorded as a problem."""
+    for method, path, ref_op in catalog_operations():
+        ours = served_operation(served, method, path)
+        if ours is None:
+            problems.append(f"{name(method, path)}: not served")
+        else:
+            yield method, path, ref_op, ours
+
+
 def test_every_catalog_operation_of_the_reference_is_served(
         served: dict[str, Any]) -> None:
     missing = [name(m, p) for m, p, _ in catalog_operations()
@@ -88,11 +100,7 @@ def test_every_catalog_operation_of_the_reference_is_served(
 def test_parameters_are_declared_as_in_the_reference(
         served: dict[str, Any]) -> None:
     problems = []
-    for method, path, ref_op in catalog_operations():
-        ours = served_operation(served, method, path)
-        if ours is None:
-            problems.append(f"{name(method, path)}: not served")
-            continue
+    for method, path, ref_op, ours in served_pairs(served, problems):
         declared = parameters(ours)
         for (where, param_name), ref_param in parameters(ref_op).items():
             label = f"{name(method, path)} {where} {param_name}"
@@ -118,11 +126,7 @@ def test_api_key_and_store_headers_are_required(
         served: dict[str, Any]) -> None:
     problems = []
     store_checked = 0
-    for method, path, ref_op in catalog_operations():
-        ours = served_operation(served, method, path)
-        if ours is None:
-            problems.append(f"{name(method, path)}: not served")
-            continue
+    for method, path, ref_op, ours in served_pairs(served, problems):
         declared = parameters(ours)
         wanted = ["Api-Key"]
         if ("header", "Store") in parameters(ref_op):  # the store read names it in the path
@@ -147,11 +151,7 @@ def test_responses_are_declared_as_in_the_reference(
     answers 404 (it does, for an unknown Store header).
     """
     problems = []
-    for method, path, ref_op in catalog_operations():
-        ours = served_operation(served, method, path)
-        if ours is None:
-            problems.append(f"{name(method, path)}: not served")
-            continue
+    for method, path, ref_op, ours in served_pairs(served, problems):
         label = name(method, path)
         ref_ok = schema_names(ref_op["responses"].get("200"))
         our_ok = schema_names(ours["responses"].get("200"))

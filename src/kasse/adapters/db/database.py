@@ -20,10 +20,6 @@ class Database:
     def from_url(cls, url: str, *, pool_size: int = 10) -> Database:
         return cls(create_engine(url, pool_size=pool_size))
 
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
-
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """Commit on success, roll back on any exception."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -38,7 +37,3 @@ async def upgrade(url: str) -> None:
         await upgrade_engine(engine)
     finally:
         await engine.dispose()
-
-
-def upgrade_sync(url: str) -> None:
-    asyncio.run(upgrade(url))

@@ -57,8 +57,8 @@ def _at(sess: Session, country: Country, region: Region | None = None) -> Sessio
     if sess.shipping_country is not None:
         return sess
     currency = sess.currency
-    if sess.currency_from_header is False:
-        currency = (sess.config.currency_by_id(country.default_currency_id) or currency)
+    if not sess.currency_from_header:
+        currency = sess.config.currency_by_id(country.default_currency_id) or currency
     return replace(sess, shipping_country=country, shipping_region=region, currency=currency)
 
 

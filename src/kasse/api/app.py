@@ -18,10 +18,11 @@ from kasse.api import problems
 from kasse.api.formatting import format_amount
 from kasse.api.limits import BodySizeLimit, RejectNulBytes
 from kasse.api.responses import JsonResponse
-from kasse.api.routes import catalog
+from kasse.api.routes import catalog, orders
 from kasse.bootstrap import api_keys
 from kasse.config import Settings
 from kasse.services.catalog import StoreDirectory
+from kasse.services.orders import Orders
 
 REQUIRED_HEADERS = {"api-key", "store"}
 DESCRIPTION = (
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         app.state.db = database
         app.state.storage = SqlStorage(database)
         app.state.stores = StoreDirectory(app.state.storage)
+        app.state.orders = Orders(app.state.storage)
         for config in await app.state.stores.warm_up():
             for currency in config.currencies:  # loads the culture's formatting data
                 format_amount(Decimal(0), currency)
@@ -61,6 +63,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.api_keys, _ = api_keys(settings)
     problems.install(app)
     app.include_router(catalog.router)
+    app.include_router(orders.router)
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:

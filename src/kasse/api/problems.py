@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from http import HTTPStatus
 from typing import Any
@@ -28,6 +29,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "too_many_decimals": 400,
     "currency_mismatch": 400,
     "conflict": 409,
+    "concurrent_update": 409,
 }
 
 
@@ -65,8 +67,13 @@ def install(app: FastAPI) -> None:
     """Register handlers so that no error ever leaves as HTML or a stack trace."""
 
     @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> Response:
-        return problem(STATUS_BY_CODE.get(exc.code, 400), exc.detail, exc.code)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        headers = None
+        if request.method != "GET":  # the reference reports failed changes this way too
+            headers = {"Umb-Notifications": json.dumps(
+                [{"message": exc.detail, "category": "Validation", "type": "Error"}],
+                ensure_ascii=True)}
+        return problem(STATUS_BY_CODE.get(exc.code, 400), exc.detail, exc.code, headers)
 
     @app.exception_handler(ApiProblem)
     async def _api(_: Request, exc: ApiProblem) -> Response:

@@ -38,3 +38,9 @@ class PrecisionError(InvalidInput):
 
 class Conflict(DomainError):
     code = "conflict"
+
+
+class ConcurrentUpdate(Conflict):
+    """Someone else saved the same aggregate since it was loaded; callers retry."""
+
+    code = "concurrent_update"

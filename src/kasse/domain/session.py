@@ -3,6 +3,7 @@ against a store's configuration."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -77,6 +78,21 @@ class Session:
                                      self.currency.decimal_places)
 
 
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{1,8}([-_][A-Za-z0-9]{1,8})*$")
+
+
+def parse_language(value: str | None, what: str = "Accept-Language") -> str | None:
+    """The preferred language of an ``Accept-Language`` value (``*`` means no preference)."""
+    if value is None:
+        return None
+    first = value.split(",")[0].split(";")[0].strip()
+    if not first or first == "*":
+        return None
+    if len(first) > 35 or not LANGUAGE_TAG.match(first):
+        raise InvalidInput(f"{what}: {first[:40]!r} is not a language tag such as 'en-GB'")
+    return first.replace("_", "-")
+
+
 def _lookup_country(config: StoreConfig, value: str | None, header: str) -> Country | None:
     if value is None or not value.strip():
         return None
@@ -126,7 +142,7 @@ def resolve_session(config: StoreConfig, headers: SessionHeaders) -> Session:
         config=config, currency=currency, tax_class=tax_class, billing_country=billing,
         billing_region=billing_region, shipping_country=shipping or billing,
         shipping_region=shipping_region if shipping else billing_region,
-        language=headers.language.strip() if headers.language else None,
+        language=parse_language(headers.language),
         customer_reference=headers.customer_reference,
         currency_from_header=bool(headers.currency and headers.currency.strip()),
     )

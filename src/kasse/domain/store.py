@@ -244,6 +244,13 @@ class Product:
                 return variant
         return None
 
+    def price_in(self, currency_id: UUID, variant_reference: str | None = None
+                 ) -> Decimal | None:
+        """The configured price of the product or its variant (falling back to the product's)."""
+        variant = self.variant(variant_reference) if variant_reference else None
+        value = variant.prices.get(currency_id) if variant is not None else None
+        return value if value is not None else self.prices.get(currency_id)
+
 
 
 T = TypeVar("T", Currency, Country, TaxClass, OrderStatus, PaymentMethod, ShippingMethod, Region)

@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 from uuid import UUID
 
+from kasse.domain.order import Order
 from kasse.domain.store import Product, StoreConfig
 
 Plan = dict[str, list[dict[str, Any]]]
@@ -35,8 +36,39 @@ class StoreWriter(Protocol):
         """Make the store's configuration hold exactly ``plan``; raises ``Conflict``."""
 
 
+class OrderRepository(Protocol):
+    async def get(self, store_id: UUID, order_id: UUID, *, for_update: bool = False
+                  ) -> Order | None: ...
+
+    async def add(self, order: Order) -> None: ...
+
+    async def save(self, order: Order) -> None:
+        """Write a loaded order; raises ``Conflict`` if it was saved by someone else since."""
+
+    async def delete(self, order: Order) -> None: ...
+
+    async def next_number(self, store_id: UUID, kind: str) -> int:
+        """The next value of a store's counter, unique across processes."""
+
+    async def finalized_for_customer(self, store_id: UUID, reference_or_email: str
+                                     ) -> list[Order]: ...
+
+
+class OrderUnit(Protocol):
+    """What one order use case works with, inside one transaction."""
+
+    @property
+    def orders(self) -> OrderRepository: ...
+
+    @property
+    def catalog(self) -> CatalogReader: ...
+
+
 class Storage(Protocol):
     def reading(self) -> AbstractAsyncContextManager[CatalogReader]: ...
 
     def writing(self) -> AbstractAsyncContextManager[StoreWriter]:
         """One transaction: committed when the block ends, rolled back on error."""
+
+    def ordering(self, *, write: bool) -> AbstractAsyncContextManager[OrderUnit]:
+        """Orders and catalog in one transaction (committed at the end when ``write``)."""

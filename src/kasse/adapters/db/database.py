@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from kasse.adapters.db.engine import create_engine
+from kasse.adapters.db.engine import WRITE_OPTION, create_engine
 
 
 class Database:
@@ -22,9 +22,11 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """Commit on success, roll back on any exception."""
-        async with self.engine.begin() as conn:
-            yield conn
+        """Commit on success, roll back on any exception. On SQLite it holds the write lock."""
+        async with self.engine.connect() as conn:
+            await conn.execution_options(**{WRITE_OPTION: True})
+            async with conn.begin():
+                yield conn
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

@@ -30,13 +30,29 @@ def async_url(url: str) -> URL:
     )
 
 
+WRITE_OPTION = "kasse_writes"
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # kasse issues BEGIN itself (see _sqlite_begin), so the driver must not.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """Writing transactions take SQLite's write lock at BEGIN (``BEGIN IMMEDIATE``).
+
+    A deferred transaction that reads and then writes fails with "database is locked"
+    when another writer committed in between; taking the lock first makes concurrent
+    writers queue (up to ``busy_timeout``) instead, and they never see stale reads.
+    """
+    immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
@@ -48,6 +64,7 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(target, echo=echo)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(target, echo=echo, pool_size=pool_size, max_overflow=pool_size,
                                pool_pre_ping=True)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kasse.adapters.db import store_repository as repo
 from kasse.adapters.db import store_writer
 from kasse.adapters.db.database import Database
+from kasse.adapters.db.order_repository import SqlOrderRepository
 from kasse.domain.errors import Conflict
 from kasse.domain.store import Product, StoreConfig
 from kasse.services.ports import Plan, TableCounts
@@ -66,3 +67,15 @@ class SqlStorage:
     async def writing(self) -> AsyncIterator[SqlStoreWriter]:
         async with self.db.transaction() as conn:
             yield SqlStoreWriter(conn)
+
+    @asynccontextmanager
+    async def ordering(self, *, write: bool) -> AsyncIterator[SqlOrderUnit]:
+        scope = self.db.transaction() if write else self.db.read()
+        async with scope as conn:
+            yield SqlOrderUnit(conn)
+
+
+class SqlOrderUnit:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.orders = SqlOrderRepository(conn)
+        self.catalog = SqlCatalogReader(conn)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
+    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -240,4 +242,79 @@ CONFIG_TABLES = (
     stores, currencies, countries, regions, tax_classes, tax_rates, order_statuses,
     payment_methods, payment_method_settings, shipping_methods, shipping_options,
     allowed_countries, products, product_variants, prices,
+)
+
+# --- orders (carts are orders that are not finalized) -------------------------------
+
+# Counters behind cart and order numbers, one row per store and kind ("cart", "order").
+number_sequences = Table(
+    "number_sequences",
+    metadata,
+    Column("store_id", Uuid, ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(20), primary_key=True),
+    Column("last_value", BigInteger, nullable=False),
+)
+
+# Configuration ids on an order (currency, country, methods …) are not foreign keys: an
+# order keeps what it was placed with even if a later import removes that entity.
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("store_id", Uuid, ForeignKey("stores.id"), nullable=False),
+    Column("cart_number", String(100), nullable=False),
+    Column("order_number", String(100)),
+    Column("currency_id", Uuid, nullable=False),
+    Column("tax_class_id", Uuid),
+    Column("language", String(35)),
+    Column("customer_reference", String(200)),
+    # Lower-cased copy of the "email" property, for finding a customer's orders.
+    Column("customer_email", String(320)),
+    Column("order_status_id", Uuid),
+    Column("billing_country_id", Uuid),
+    Column("billing_region_id", Uuid),
+    Column("shipping_country_id", Uuid),
+    Column("shipping_region_id", Uuid),
+    Column("shipping_same_as_billing", Boolean, nullable=False, default=False),
+    Column("shipping_method_id", Uuid),
+    Column("shipping_option_id", Uuid),
+    Column("payment_method_id", Uuid),
+    Column("properties", JSON, nullable=False, default=dict),
+    Column("tags", JSON, nullable=False, default=list),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("finalized_at", DateTime(timezone=True)),
+    Column("payment_status", String(30)),
+    Column("transaction_id", String(200)),
+    Column("authorized_amount", ScaledDecimal),
+    Column("fee_amount", ScaledDecimal),
+    # Optimistic concurrency: every update is "... WHERE version = :loaded".
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("store_id", "cart_number", name="uq_orders_store_cart_number"),
+    UniqueConstraint("store_id", "order_number", name="uq_orders_store_order_number"),
+    Index("ix_orders_store_customer_reference", "store_id", "customer_reference"),
+    Index("ix_orders_store_customer_email", "store_id", "customer_email"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("order_id", Uuid, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    # Bundle items point at their bundle's line.
+    Column("parent_id", Uuid),
+    Column("position", Integer, nullable=False),
+    Column("product_reference", String(200), nullable=False),
+    Column("variant_reference", String(200)),
+    Column("sku", String(100), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("quantity", ScaledDecimal, nullable=False),
+    Column("unit_price", ScaledDecimal, nullable=False),
+    Column("product_tax_class_id", Uuid),
+    Column("tax_class_id", Uuid),
+    Column("properties", JSON, nullable=False, default=dict),
+    Column("attributes", JSON, nullable=False, default=list),
+    Column("bundle_id", String(100)),
+    Column("is_gift_card", Boolean, nullable=False, default=False),
+    Index("ix_order_lines_order", "order_id", "position"),
 )

@@ -1,0 +1,197 @@
+"""Orders in SQL: load and save the aggregate with optimistic concurrency."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kasse.adapters.db.tables import number_sequences, order_lines, orders
+from kasse.domain.errors import ConcurrentUpdate
+from kasse.domain.order import Order, OrderLine
+
+MAX_CUSTOMER_ORDERS = 200
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _order_values(order: Order) -> dict[str, Any]:
+    email = order.properties.get("email")
+    return {
+        "store_id": order.store_id,
+        "cart_number": order.cart_number,
+        "order_number": order.order_number,
+        "currency_id": order.currency_id,
+        "tax_class_id": order.tax_class_id,
+        "language": order.language,
+        "customer_reference": order.customer_reference,
+        "customer_email": email.lower() if email else None,
+        "order_status_id": order.order_status_id,
+        "billing_country_id": order.billing_country_id,
+        "billing_region_id": order.billing_region_id,
+        "shipping_country_id": order.shipping_country_id,
+        "shipping_region_id": order.shipping_region_id,
+        "shipping_same_as_billing": order.shipping_same_as_billing,
+        "shipping_method_id": order.shipping_method_id,
+        "shipping_option_id": order.shipping_option_id,
+        "payment_method_id": order.payment_method_id,
+        "properties": dict(order.properties),
+        "tags": list(order.tags),
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+        "finalized_at": order.finalized_at,
+        "payment_status": order.payment_status,
+        "transaction_id": order.transaction_id,
+        "authorized_amount": order.authorized_amount,
+        "fee_amount": order.fee_amount,
+    }
+
+
+def _line_rows(order: Order) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+
+    def add(line: OrderLine, parent: UUID | None) -> None:
+        rows.append({
+            "id": line.id, "order_id": order.id, "parent_id": parent, "position": len(rows),
+            "product_reference": line.product_reference,
+            "variant_reference": line.variant_reference, "sku": line.sku, "name": line.name,
+            "quantity": line.quantity, "unit_price": line.unit_price,
+            "product_tax_class_id": line.product_tax_class_id,
+            "tax_class_id": line.tax_class_id, "properties": dict(line.properties),
+            "attributes": [list(a) for a in line.attributes], "bundle_id": line.bundle_id,
+            "is_gift_card": line.is_gift_card,
+        })
+        for child in line.children:
+            add(child, line.id)
+
+    for line in order.lines:
+        add(line, None)
+    return rows
+
+
+def _order_from(row: Any, line_rows: Sequence[Any]) -> Order:
+    by_id: dict[UUID, OrderLine] = {}
+    top: list[OrderLine] = []
+    for r in line_rows:
+        line = OrderLine(
+            id=r.id, product_reference=r.product_reference,
+            variant_reference=r.variant_reference, sku=r.sku, name=r.name,
+            quantity=r.quantity, unit_price=r.unit_price,
+            product_tax_class_id=r.product_tax_class_id, tax_class_id=r.tax_class_id,
+            properties=dict(r.properties or {}),
+            attributes=tuple(tuple(a) for a in (r.attributes or [])),
+            bundle_id=r.bundle_id, is_gift_card=r.is_gift_card)
+        by_id[line.id] = line
+        parent = by_id.get(r.parent_id) if r.parent_id is not None else None
+        (parent.children if parent is not None else top).append(line)
+    return Order(
+        id=row.id, store_id=row.store_id, cart_number=row.cart_number,
+        order_number=row.order_number, currency_id=row.currency_id,
+        tax_class_id=row.tax_class_id, language=row.language,
+        customer_reference=row.customer_reference, order_status_id=row.order_status_id,
+        billing_country_id=row.billing_country_id, billing_region_id=row.billing_region_id,
+        shipping_country_id=row.shipping_country_id,
+        shipping_region_id=row.shipping_region_id,
+        shipping_same_as_billing=row.shipping_same_as_billing,
+        shipping_method_id=row.shipping_method_id, shipping_option_id=row.shipping_option_id,
+        payment_method_id=row.payment_method_id, properties=dict(row.properties or {}),
+        tags=list(row.tags or []), lines=top,
+        created_at=_utc(row.created_at) or datetime.now(UTC),
+        updated_at=_utc(row.updated_at) or datetime.now(UTC),
+        finalized_at=_utc(row.finalized_at), payment_status=row.payment_status,
+        transaction_id=row.transaction_id, authorized_amount=row.authorized_amount,
+        fee_amount=row.fee_amount, version=row.version)
+
+
+class SqlOrderRepository:
+    """One per unit of work; remembers the lines it loaded to skip rewriting them."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self._loaded_lines: dict[UUID, list[dict[str, Any]]] = {}
+        self._locks = conn.dialect.name == "postgresql"
+
+    async def get(self, store_id: UUID, order_id: UUID, *, for_update: bool = False
+                  ) -> Order | None:
+        query = select(orders).where(orders.c.id == order_id, orders.c.store_id == store_id)
+        if for_update and self._locks:
+            # An extra on PostgreSQL: writers of one order queue instead of retrying.
+            query = query.with_for_update()
+        row = (await self.conn.execute(query)).first()
+        if row is None:
+            return None
+        lines = (await self.conn.execute(
+            select(order_lines).where(order_lines.c.order_id == order_id)
+            .order_by(order_lines.c.position))).all()
+        order = _order_from(row, lines)
+        self._loaded_lines[order.id] = _line_rows(order)
+        return order
+
+    async def add(self, order: Order) -> None:
+        await self.conn.execute(insert(orders).values(id=order.id, version=order.version,
+                                                      **_order_values(order)))
+        rows = _line_rows(order)
+        if rows:
+            await self.conn.execute(insert(order_lines), rows)
+        self._loaded_lines[order.id] = rows
+
+    async def save(self, order: Order) -> None:
+        """Write the order if nobody saved it since it was loaded; bumps ``version``."""
+        result = await self.conn.execute(
+            update(orders)
+            .where(orders.c.id == order.id, orders.c.version == order.version)
+            .values(version=order.version + 1, **_order_values(order)))
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(f"order {order.id} was changed by another request")
+        order.version += 1
+        rows = _line_rows(order)
+        if rows != self._loaded_lines.get(order.id):
+            await self.conn.execute(delete(order_lines).where(order_lines.c.order_id == order.id))
+            if rows:
+                await self.conn.execute(insert(order_lines), rows)
+            self._loaded_lines[order.id] = rows
+
+    async def delete(self, order: Order) -> None:
+        result = await self.conn.execute(
+            delete(orders).where(orders.c.id == order.id, orders.c.version == order.version))
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(f"order {order.id} was changed by another request")
+
+    async def next_number(self, store_id: UUID, kind: str) -> int:
+        """The next value of a store's counter; unique across processes (gaps possible)."""
+        bump = (update(number_sequences)
+                .where(number_sequences.c.store_id == store_id, number_sequences.c.kind == kind)
+                .values(last_value=number_sequences.c.last_value + 1)
+                .returning(number_sequences.c.last_value))
+        value = (await self.conn.execute(bump)).scalar()
+        if value is not None:
+            return int(value)
+        try:
+            async with self.conn.begin_nested():
+                await self.conn.execute(insert(number_sequences).values(
+                    store_id=store_id, kind=kind, last_value=1))
+            return 1
+        except IntegrityError:  # another process created the counter first
+            value = (await self.conn.execute(bump)).scalar_one()
+            return int(value)
+
+    async def finalized_for_customer(self, store_id: UUID, reference_or_email: str
+                                     ) -> list[Order]:
+        key = reference_or_email.strip()
+        query = (select(orders.c.id)
+                 .where(orders.c.store_id == store_id, orders.c.finalized_at.is_not(None),
+                        or_(orders.c.customer_reference == key,
+                            orders.c.customer_email == key.lower()))
+                 .order_by(orders.c.finalized_at.desc()).limit(MAX_CUSTOMER_ORDERS))
+        ids = (await self.conn.execute(query)).scalars().all()
+        found = [await self.get(store_id, order_id) for order_id in ids]
+        return [order for order in found if order is not None]

@@ -1,0 +1,187 @@
+"""Orders to the reference's ``OrderDto`` JSON.
+
+Prices show only ``value`` unless ``expand`` holds ``$prices``, which adds the adjustment
+breakdown. Related entities are references unless expanded (``paymentInfo[country]`` …).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+from kasse.api.formatting import format_amount
+from kasse.api.serializers import Json, View, number
+from kasse.api.shaping import Tree, sub
+from kasse.domain.order import Order, OrderLine
+from kasse.domain.order_calculation import AdjustedPrice, OrderCalculation
+from kasse.domain.order_properties import customer_info
+from kasse.services.orders import PricedOrder
+
+PRICES = "$prices"
+
+
+def _date(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+class OrderView:
+    """Renders orders of one store for one request's ``expand``."""
+
+    def __init__(self, view: View, expand: Tree) -> None:
+        self.view = view
+        self.expand = expand
+        self.full_prices = PRICES in expand
+
+    # --- prices and amounts ------------------------------------------------------------
+
+    def adjusted(self, price: AdjustedPrice, with_previous: bool = False) -> Json:
+        v = self.view
+        if not self.full_prices:
+            return {"value": v.price(price.value)}
+        body: Json = {
+            "adjustments": [
+                {"name": a.name, "type": a.type, "price": v.price(a.price),
+                 "originalPrice": v.price(a.original_price), "metaData": {}}
+                for a in price.adjustments
+            ],
+            "withoutAdjustments": v.price(price.without_adjustments),
+            "adjustment": v.price(price.adjustment),
+            "value": v.price(price.value),
+        }
+        if with_previous:
+            body["previousAdjustments"] = v.price(price.previous_adjustments)
+            body["withPreviousAdjustments"] = v.price(price.with_previous_adjustments)
+            body["totalAdjustment"] = v.price(price.total_adjustment)
+        return body
+
+    def amount(self, value: Decimal | None, currency_id: UUID) -> Json | None:
+        if value is None:
+            return None
+        currency = self.view.config.currency_by_id(currency_id)
+        return {
+            "currency": self.view.currency_ref(currency_id),
+            "value": number(value),
+            "formatted": {"value": format_amount(value, currency) if currency else str(value)},
+        }
+
+    def transaction_amount(self, calc: OrderCalculation) -> Json:
+        value = self.amount(calc.transaction_amount, calc.currency_id)
+        if not self.full_prices:
+            return {"value": value}
+        zero = self.amount(Decimal(0), calc.currency_id)
+        return {"adjustments": [], "withoutAdjustments": value, "adjustment": zero,
+                "value": value}
+
+    # --- the order ---------------------------------------------------------------------
+
+    def order(self, priced: PricedOrder) -> Json:
+        order, calc = priced.order, priced.calculation
+        v, c, expand = self.view, self.view.config, self.expand
+        info = customer_info(order.properties, order.customer_reference)
+        return {
+            "id": str(order.id),
+            "orderNumber": order.order_number,
+            "store": v.store_field(expand),
+            "cartNumber": order.cart_number,
+            "languageIsoCode": order.language,
+            "currency": v._related(c.currency_by_id(order.currency_id), expand, "CurrencyRef",
+                                   "currency", v.currency),
+            "taxClass": v._related(c.tax_class_by_id(order.tax_class_id or
+                                                     c.store.default_tax_class_id),
+                                   expand, "TaxClassRef", "taxClass", v.tax_class),
+            "taxRate": number(calc.tax_rate),
+            "orderStatus": v._related(c.order_status_by_id(order.order_status_id), expand,
+                                      "OrderStatusRef", "orderStatus", v.order_status),
+            "customerInfo": {"customerReference": info.customer_reference,
+                             "firstName": info.first_name, "lastName": info.last_name,
+                             "email": info.email},
+            "paymentInfo": self.payment_info(order, calc),
+            "shippingInfo": self.shipping_info(order, calc),
+            "transactionInfo": self.transaction_info(order),
+            "discountCodes": [],
+            "discounts": [],
+            "giftCards": [],
+            "totalQuantity": number(sum((line.quantity for line in order.lines), Decimal(0))),
+            "subtotalPrice": self.adjusted(calc.subtotal, with_previous=True),
+            "totalPrice": self.adjusted(calc.total, with_previous=True),
+            "transactionAmount": self.transaction_amount(calc),
+            "orderLines": [self.line(line, calc, sub(expand, "orderLines") or {})
+                           for line in order.lines],
+            "properties": dict(order.properties),
+            "tags": list(order.tags),
+            "createDate": _date(order.created_at),
+            "updateDate": _date(order.updated_at),
+            "finalizedDate": _date(order.finalized_at),
+            "isFinalized": order.is_finalized,
+        }
+
+    def payment_info(self, order: Order, calc: OrderCalculation) -> Json:
+        v, c = self.view, self.view.config
+        tree = sub(self.expand, "paymentInfo") or {}
+        return {
+            "country": v._related(c.country_by_id(order.billing_country_id), tree, "CountryRef",
+                                  "country", v.country),
+            "region": v._related(c.region_by_id(order.billing_region_id), tree, "RegionRef",
+                                 "region", v.region),
+            "paymentMethod": v._related(c.payment_method_by_id(order.payment_method_id), tree,
+                                        "PaymentMethodRef", "paymentMethod", v.payment_method),
+            "taxRate": number(calc.payment.tax_rate),
+            "totalPrice": self.adjusted(calc.payment.price),
+        }
+
+    def shipping_info(self, order: Order, calc: OrderCalculation) -> Json:
+        v, c = self.view, self.view.config
+        tree = sub(self.expand, "shippingInfo") or {}
+        method = c.shipping_method_by_id(order.shipping_method_id)
+        option = next((o for o in method.options if o.id == order.shipping_option_id),
+                      None) if method else None
+        return {
+            "country": v._related(c.country_by_id(order.effective_shipping_country_id), tree,
+                                  "CountryRef", "country", v.country),
+            "region": v._related(c.region_by_id(order.effective_shipping_region_id), tree,
+                                 "RegionRef", "region", v.region),
+            "shippingMethod": v._related(method, tree, "ShippingMethodRef", "shippingMethod",
+                                         v.shipping_method),
+            "shippingOption": ({"id": option.alias, "name": option.name}
+                               if option is not None else None),
+            "taxRate": number(calc.shipping.tax_rate),
+            "totalPrice": self.adjusted(calc.shipping.price),
+        }
+
+    def transaction_info(self, order: Order) -> Json | None:
+        if order.payment_status is None:
+            return None
+        return {
+            "transactionId": order.transaction_id,
+            "authorizedAmount": self.amount(order.authorized_amount, order.currency_id),
+            "feeAmount": self.amount(order.fee_amount, order.currency_id),
+            "baseCurrencyExchangeRate": None,
+            "paymentStatus": order.payment_status,
+        }
+
+    def line(self, line: OrderLine, calc: OrderCalculation, tree: Tree) -> Json:
+        v, c = self.view, self.view.config
+        priced = calc.lines[line.id]
+        return {
+            "id": str(line.id),
+            "productReference": line.product_reference,
+            "productVariantReference": line.variant_reference,
+            "sku": line.sku,
+            "name": line.name,
+            "quantity": number(line.quantity),
+            "taxClass": v._related(c.tax_class_by_id(priced.tax_class_id), tree, "TaxClassRef",
+                                   "taxClass", v.tax_class),
+            "bundleId": line.bundle_id,
+            "orderLines": [self.line(child, calc, tree) for child in line.children],
+            "properties": dict(line.properties),
+            "attributes": [
+                {"name": {"alias": a[0], "name": a[1]}, "value": {"alias": a[2], "name": a[3]}}
+                for a in line.attributes
+            ],
+            "basePrice": self.adjusted(priced.base_price),
+            "unitPrice": self.adjusted(priced.unit_price),
+            "taxRate": number(priced.tax_rate),
+            "totalPrice": self.adjusted(priced.total_price, with_previous=True),
+        }
+

@@ -29,6 +29,8 @@ from kasse.api.dto import (
     PaymentMethodDto,
     PaymentMethodNamedReferenceDto,
     PaymentMethodReferenceDto,
+    PaymentMethodV2Dto,
+    PaymentMethodWithFeeDto,
     PriceAdjustmentDto,
     PriceDto,
     RegionDto,
@@ -38,6 +40,8 @@ from kasse.api.dto import (
     ShippingMethodDto,
     ShippingMethodNamedReferenceDto,
     ShippingMethodReferenceDto,
+    ShippingMethodV2Dto,
+    ShippingMethodWithRatesDto,
     ShippingOptionDto,
     StoreDto,
     StoreNamedReferenceDto,
@@ -199,7 +203,8 @@ class OrderPaymentInfoDto(Dto):
     country: CountryAny = None
     region: RegionAny = None
     paymentMethod: (PaymentMethodBaseDto | PaymentMethodDto | PaymentMethodNamedReferenceDto
-                    | PaymentMethodReferenceDto | None) = None
+                    | PaymentMethodReferenceDto | PaymentMethodV2Dto | PaymentMethodWithFeeDto
+                    | None) = None
     taxRate: float | None = None
     totalPrice: AdjustedPriceDto | None = None
 
@@ -208,7 +213,8 @@ class OrderShippingInfoDto(Dto):
     country: CountryAny = None
     region: RegionAny = None
     shippingMethod: (ShippingMethodBaseDto | ShippingMethodDto | ShippingMethodNamedReferenceDto
-                     | ShippingMethodReferenceDto | None) = None
+                     | ShippingMethodReferenceDto | ShippingMethodV2Dto | ShippingMethodWithRatesDto
+                     | None) = None
     shippingOption: ShippingOptionDto | None = None
     taxRate: float | None = None
     totalPrice: AdjustedPriceDto | None = None

@@ -1,8 +1,8 @@
 """The served OpenAPI document (``kasse openapi``) against the reference contract.
 
-``catalog_contract.json`` holds the facts of the reference's catalog operations (method,
-path, parameters, response codes, DTO names), so these tests need nothing outside the
-repository.
+``reference_contract.json`` holds the facts of the reference's operations that kasse
+serves so far (method, path, operation id, parameters, response codes, DTO names), so these
+tests need nothing outside the repository.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTRACT = Path(__file__).resolve().parent / "catalog_contract.json"
+CONTRACT = Path(__file__).resolve().parent / "reference_contract.json"
 DTOS = ["CountryDto", "CurrencyDto", "StoreDto", "PaymentMethodV2Dto", "ShippingMethodV2Dto",
-        "ProductDto", "PriceDto"]
+        "ProductDto", "PriceDto", "OrderDto", "OrderLineDto", "AddProductRequestDto",
+        "UpdateOrderRequestDto", "CreateOrderRequestDto", "UpdateOrderLineWithIdRequestDto"]
 
 Operation = tuple[str, str, dict[str, Any]]
 
@@ -34,13 +35,13 @@ def served() -> dict[str, Any]:
     return document
 
 
-def catalog_operations() -> list[Operation]:
-    """(method, path, operation) of every catalog operation the contract lists."""
+def contract_operations() -> list[Operation]:
+    """(method, path, operation) of every operation the contract table lists."""
     contract = json.loads(CONTRACT.read_text(encoding="utf-8"))
     found = []
     for op in contract["operations"]:
         operation = {
-            "tags": op["tags"], "deprecated": op["deprecated"],
+            "tags": op["tags"], "deprecated": op["deprecated"], "operationId": op["operationId"],
             "responses": {code: ({"$ref": f"#/components/schemas/{op['okSchemas'][0]}"}
                                  if code == "200" and op["okSchemas"] else {})
                           for code in op["responses"]},
@@ -52,7 +53,7 @@ def catalog_operations() -> list[Operation]:
         found.append((op["method"], op["path"], operation))
     tags = {tag for _, _, op in found for tag in op["tags"]}
     assert tags >= {"Store", "Country", "Currency", "Payment Method", "Shipping Method",
-                    "Product"}
+                    "Product", "Order", "Customer"}
     return found
 
 
@@ -81,7 +82,7 @@ def name(method: str, path: str) -> str:
 def served_pairs(served: dict[str, Any], problems: list[str]
                  ) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
     """Each contract operation with the served one; a missing one is recorded as a problem."""
-    for method, path, ref_op in catalog_operations():
+    for method, path, ref_op in contract_operations():
         ours = served_operation(served, method, path)
         if ours is None:
             problems.append(f"{name(method, path)}: not served")
@@ -89,12 +90,29 @@ def served_pairs(served: dict[str, Any], problems: list[str]
             yield method, path, ref_op, ours
 
 
-def test_every_catalog_operation_of_the_reference_is_served(
+def test_every_listed_operation_of_the_reference_is_served(
         served: dict[str, Any]) -> None:
-    missing = [name(m, p) for m, p, _ in catalog_operations()
+    missing = [name(m, p) for m, p, _ in contract_operations()
                if served_operation(served, m, p) is None]
     assert not missing, "not served:\n" + "\n".join(missing)
-    assert len(catalog_operations()) >= 19
+    assert len(contract_operations()) >= 33
+
+
+def test_operation_ids_are_the_references(served: dict[str, Any]) -> None:
+    """The reference's ids, except where it gives two operations the same id: kasse keeps
+    ids unique so generated clients compile."""
+    ref_ids = [op["operationId"] for _, _, op in contract_operations()]
+    problems = []
+    for method, path, ref_op, ours in served_pairs(served, problems):
+        if ref_ids.count(ref_op["operationId"]) > 1:
+            continue
+        if ours.get("operationId") != ref_op["operationId"]:
+            problems.append(f"{name(method, path)}: operationId {ours.get('operationId')}, "
+                            f"reference {ref_op['operationId']}")
+    assert not problems, "\n".join(problems)
+    served_ids = [op.get("operationId") for item in served["paths"].values()
+                  for op in item.values()]
+    assert len(served_ids) == len(set(served_ids))
 
 
 def test_parameters_are_declared_as_in_the_reference(

@@ -15,8 +15,8 @@ from kasse.adapters.db.database import Database
 from kasse.adapters.db.storage import SqlStorage
 from kasse.api.app import create_app
 from kasse.domain.errors import ConcurrentUpdate
-from kasse.services.catalog import StoreDirectory
 from kasse.domain.session import SessionHeaders, resolve_session
+from kasse.services.catalog import StoreDirectory
 from kasse.services.orders import AddProduct, NewOrder, Orders
 from tests.api.conftest import make_settings
 from tests.conftest import API_KEY

@@ -32,29 +32,32 @@ def parse_tree(text: str | None, what: str = "expand") -> Tree:
             last = name
         token = ""
 
-    for char in text:
+    for position, char in enumerate(text, start=1):
         if char == ",":
             flush()
             last = None
         elif char == "[":
             flush()
             if last is None:
-                raise ShapeSyntaxError(f"{what}: '[' must follow a property name")
+                raise ShapeSyntaxError(
+                    f"{what}: '[' at position {position} must follow a property name")
             if len(stack) >= MAX_DEPTH:
-                raise ShapeSyntaxError(f"{what} is nested deeper than {MAX_DEPTH} levels")
+                raise ShapeSyntaxError(f"{what} is nested deeper than {MAX_DEPTH} levels "
+                                       f"(position {position})")
             stack.append(stack[-1][last])
             last = None
         elif char == "]":
             flush()
             if len(stack) == 1:
-                raise ShapeSyntaxError(f"{what}: unbalanced ']'")
+                raise ShapeSyntaxError(f"{what}: ']' at position {position} closes nothing")
             stack.pop()
             last = None
         else:
             token += char
     flush()
     if len(stack) != 1:
-        raise ShapeSyntaxError(f"{what}: unbalanced '['")
+        raise ShapeSyntaxError(f"{what}: '[' opened but not closed by the end (position "
+                               f"{len(text)})")
     return root
 
 

@@ -63,36 +63,45 @@ def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
+def _notifying(request: Request, detail: str) -> dict[str, str] | None:
+    """Failed changes are also reported in ``Umb-Notifications``, as the reference does."""
+    if request.method == "GET":
+        return None
+    return {"Umb-Notifications": json.dumps(
+        [{"message": detail, "category": "Validation", "type": "Error"}], ensure_ascii=True)}
+
+
 def install(app: FastAPI) -> None:
     """Register handlers so that no error ever leaves as HTML or a stack trace."""
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
-        headers = None
-        if request.method != "GET":  # the reference reports failed changes this way too
-            headers = {"Umb-Notifications": json.dumps(
-                [{"message": exc.detail, "category": "Validation", "type": "Error"}],
-                ensure_ascii=True)}
-        return problem(STATUS_BY_CODE.get(exc.code, 400), exc.detail, exc.code, headers)
+        return problem(STATUS_BY_CODE.get(exc.code, 400), exc.detail, exc.code,
+                       _notifying(request, exc.detail))
 
     @app.exception_handler(ApiProblem)
-    async def _api(_: Request, exc: ApiProblem) -> Response:
-        return problem(exc.status, exc.detail, exc.code, headers=exc.headers)
+    async def _api(request: Request, exc: ApiProblem) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status != 401:
+            headers.update(_notifying(request, exc.detail) or {})
+        return problem(exc.status, exc.detail, exc.code, headers=headers or None)
 
     @app.exception_handler(ShapeSyntaxError)
-    async def _shape(_: Request, exc: ShapeSyntaxError) -> Response:
-        return problem(400, str(exc), "invalid-query")
+    async def _shape(request: Request, exc: ShapeSyntaxError) -> Response:
+        return problem(400, str(exc), "invalid-query", _notifying(request, str(exc)))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> Response:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
-            return problem(400, "the request body is not valid JSON", "malformed-json")
+            detail = "the request body is not valid JSON"
+            return problem(400, detail, "malformed-json", _notifying(request, detail))
         messages = []
         for error in errors[:10]:
             msg = str(error.get("msg", "invalid")).removeprefix("Value error, ")
             messages.append(f"{_location(tuple(error.get('loc', ())))}: {msg}")
-        return problem(400, "; ".join(messages), "validation-failed",
+        detail = "; ".join(messages)
+        return problem(400, detail, "validation-failed", _notifying(request, detail),
                        errors=[{"location": _location(tuple(e.get("loc", ()))),
                                 "message": str(e.get("msg", ""))} for e in errors[:50]])
 

@@ -111,6 +111,8 @@ class Order:
     shipping_option_id: UUID | None = None
     payment_method_id: UUID | None = None
     properties: dict[str, str] = field(default_factory=dict)
+    server_properties: dict[str, str] = field(default_factory=dict)
+    """Kept on the order but never shown to a storefront (e.g. payment metadata)."""
     tags: list[str] = field(default_factory=list)
     lines: list[OrderLine] = field(default_factory=list)
     finalized_at: datetime | None = None
@@ -375,13 +377,33 @@ class Order:
 
     # --- finalization --------------------------------------------------------------
 
+    def initialize_transaction(self, order_number: str) -> None:
+        """Prepare for payment: the order gets its number (kept once assigned)."""
+        self.ensure_open()
+        if self.order_number is None:
+            self.order_number = order_number
+        self.payment_status = "Initialized"
+
+    def payment_failed(self, status: str) -> None:
+        """A cancelled or failed payment leaves the cart open and payable."""
+        if not self.is_finalized:
+            self.payment_status = status
+
     def finalize(self, at: datetime, *, amount: Decimal, transaction_id: str,
-                 payment_status: str) -> None:
+                 payment_status: str, fee: Decimal | None = None,
+                 order_status_id: UUID | None = None,
+                 metadata: Mapping[str, str] | None = None) -> None:
         self.ensure_open()
         self.finalized_at = at
         self.authorized_amount = amount
+        self.fee_amount = fee
         self.transaction_id = transaction_id
         self.payment_status = payment_status
+        if order_status_id is not None:
+            self.order_status_id = order_status_id
+        for key, value in (metadata or {}).items():
+            if value:
+                self.server_properties[key] = value
 
 
 def merge_properties(target: dict[str, str], values: Mapping[str, str]) -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from kasse.domain.errors import InvalidInput, NotFound, StoreNotFound
-from kasse.domain.store import Product, ProductVariant, StoreConfig
+from kasse.domain.store import PaymentMethod, Product, ProductVariant, StoreConfig
 from kasse.services.ports import Storage
 
 MAX_REFERENCES = 100
@@ -42,6 +42,15 @@ class StoreDirectory:
         self._cache[store_id] = config
         return config
 
+
+    async def payment_method(self, method_id: UUID) -> tuple[StoreConfig, PaymentMethod] | None:
+        """The store and payment method with this id (for gateway callbacks, which name
+        the method but not the store)."""
+        for config in await self.warm_up():
+            method = config.payment_method_by_id(method_id)
+            if method is not None:
+                return config, method
+        return None
 
     async def warm_up(self) -> list[StoreConfig]:
         """Load every store's configuration now rather than on a shopper's first request."""

@@ -3,15 +3,13 @@ unit of work, retrying when another request saved the same order in between."""
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
 
-from kasse.domain.errors import ConcurrentUpdate, Conflict, InvalidInput, NotFound
+from kasse.domain.errors import InvalidInput, NotFound
 from kasse.domain.order import Notice, Order, OrderLine
 from kasse.domain.order_calculation import OrderCalculation, calculate
 from kasse.domain.session import Session, parse_language
@@ -19,6 +17,7 @@ from kasse.domain.store import Product, StoreConfig
 from kasse.services import order_changes
 from kasse.services.order_changes import OrderChange
 from kasse.services.ports import OrderUnit, Storage
+from kasse.services.retry import retrying
 
 Clock = Callable[[], datetime]
 Action = Callable[[Order, OrderUnit], Awaitable[None]]
@@ -218,21 +217,18 @@ class Orders:
     async def _change(self, config: StoreConfig, order_id: UUID, action: Action,
                       save: bool = True) -> PricedOrder:
         """Run ``action`` on the order in a unit of work; retry on a concurrent update."""
-        for attempt in range(self.attempts):
-            try:
-                async with self.storage.ordering(write=True) as unit:
-                    order = await unit.orders.get(config.store.id, order_id, for_update=True)
-                    if order is None:
-                        raise NotFound(f"no order with id {order_id}")
-                    await action(order, unit)
-                    if save:
-                        order.updated_at = self.clock()
-                        await unit.orders.save(order)
-                return priced(order, config)
-            except ConcurrentUpdate:
-                await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311
-        raise Conflict(f"order {order_id} is being changed by many requests at once; "
-                       "try again")
+        async def work() -> PricedOrder:
+            async with self.storage.ordering(write=True) as unit:
+                order = await unit.orders.get(config.store.id, order_id, for_update=True)
+                if order is None:
+                    raise NotFound(f"no order with id {order_id}")
+                await action(order, unit)
+                if save:
+                    order.updated_at = self.clock()
+                    await unit.orders.save(order)
+            return priced(order, config)
+
+        return await retrying(work, f"order {order_id}", self.attempts)
 
 
 async def _product(unit: OrderUnit, config: StoreConfig, reference: str) -> Product:

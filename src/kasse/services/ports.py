@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 from uuid import UUID
 
+from kasse.domain.checkout import CheckoutAttempt
 from kasse.domain.order import Order
 from kasse.domain.store import Product, StoreConfig
 
@@ -54,6 +57,34 @@ class OrderRepository(Protocol):
                                      ) -> list[Order]: ...
 
 
+class CheckoutRepository(Protocol):
+    async def add_attempt(self, attempt: CheckoutAttempt) -> None: ...
+
+    async def attempt_by_token(self, token_hash: str) -> CheckoutAttempt | None: ...
+
+    async def attempt(self, attempt_id: UUID) -> CheckoutAttempt | None: ...
+
+    async def latest_attempt(self, order_id: UUID, kind: str) -> CheckoutAttempt | None: ...
+
+    async def save_attempt(self, attempt: CheckoutAttempt) -> None: ...
+
+    async def record_event(self, provider_alias: str, event_id: str, *, reference: str | None,
+                           status: str | None, outcome: str, payload: dict[str, Any],
+                           at: datetime) -> bool:
+        """Store a gateway event once; False when it was already recorded."""
+
+    async def set_event_outcome(self, provider_alias: str, event_id: str, outcome: str
+                                ) -> None: ...
+
+    async def add_outbox_event(self, *, store_id: UUID, topic: str, aggregate_id: UUID,
+                               payload: dict[str, Any], at: datetime,
+                               dedupe_key: str | None = None) -> bool: ...
+
+    async def take_stock(self, store_id: UUID, product_reference: str,
+                         variant_reference: str | None, quantity: Decimal) -> bool:
+        """Decrement stock atomically; False when not enough is left."""
+
+
 class OrderUnit(Protocol):
     """What one order use case works with, inside one transaction."""
 
@@ -62,6 +93,9 @@ class OrderUnit(Protocol):
 
     @property
     def catalog(self) -> CatalogReader: ...
+
+    @property
+    def checkout(self) -> CheckoutRepository: ...
 
 
 class Storage(Protocol):

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kasse.adapters.db import store_repository as repo
 from kasse.adapters.db import store_writer
+from kasse.adapters.db.checkout_repository import SqlCheckoutRepository
 from kasse.adapters.db.database import Database
 from kasse.adapters.db.order_repository import SqlOrderRepository
 from kasse.domain.errors import Conflict
@@ -79,3 +80,4 @@ class SqlOrderUnit:
     def __init__(self, conn: AsyncConnection) -> None:
         self.orders = SqlOrderRepository(conn)
         self.catalog = SqlCatalogReader(conn)
+        self.checkout = SqlCheckoutRepository(conn)

@@ -280,6 +280,8 @@ orders = Table(
     Column("shipping_option_id", Uuid),
     Column("payment_method_id", Uuid),
     Column("properties", JSON, nullable=False, default=dict),
+    # Properties only the server sees (e.g. a payment provider's metadata).
+    Column("server_properties", JSON, nullable=False, default=dict, server_default="{}"),
     Column("tags", JSON, nullable=False, default=list),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -317,4 +319,61 @@ order_lines = Table(
     Column("bundle_id", String(100)),
     Column("is_gift_card", Boolean, nullable=False, default=False),
     Index("ix_order_lines_order", "order_id", "position"),
+)
+
+# --- checkout -------------------------------------------------------------------------
+
+# One row per token/initialize: what was asked to be paid, and how it ended. The token
+# itself is never stored, only its SHA-256.
+checkout_attempts = Table(
+    "checkout_attempts",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("order_id", Uuid, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("store_id", Uuid, nullable=False),
+    Column("token_hash", String(64), unique=True),
+    Column("kind", String(10), nullable=False),  # hosted or inline
+    Column("mode", String(10)),
+    Column("origin", String(300)),
+    Column("payment_method_id", Uuid, nullable=False),
+    Column("amount", ScaledDecimal, nullable=False),
+    Column("currency_id", Uuid, nullable=False),
+    # Hash of what was priced (lines, currency, methods, amount): a change means a new token.
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("transaction_id", String(200)),
+    Index("ix_checkout_attempts_order", "order_id"),
+)
+
+# The inbox: every verified gateway event, once. The unique key makes duplicates no-ops.
+payment_events = Table(
+    "payment_events",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("provider_alias", String(100), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("reference", String(200)),
+    Column("status", String(30)),
+    Column("outcome", String(40), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("payload", JSON, nullable=False, default=dict),
+    UniqueConstraint("provider_alias", "event_id", name="uq_payment_events_provider_event"),
+)
+
+# The outbox: events recorded in the same transaction as the change they report.
+outbox_events = Table(
+    "outbox_events",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("store_id", Uuid, nullable=False),
+    Column("topic", String(100), nullable=False),
+    Column("aggregate_id", Uuid, nullable=False),
+    Column("payload", JSON, nullable=False, default=dict),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    # One event per topic and aggregate where it must happen once (e.g. order.finalized).
+    Column("dedupe_key", String(200), unique=True),
+    Index("ix_outbox_events_pending", "delivered_at", "created_at"),
 )

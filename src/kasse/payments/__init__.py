@@ -1,0 +1,1 @@
+"""Payment providers: the plugin contract, the registry and the built-in providers."""

@@ -1,0 +1,140 @@
+"""The payment provider plugin contract.
+
+A provider is chosen by alias on a payment method. It declares its settings, the
+metadata it records on an order, its capabilities and when it finalizes; it renders the
+hand-over to its gateway and turns the gateway's news (a browser return or a webhook)
+into a provider-neutral :class:`PaymentResult`. Nothing gateway-specific leaves it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+from kasse.domain.payment import PaymentStatus
+
+CAPTURE = "capture"
+CANCEL = "cancel"
+REFUND = "refund"
+FETCH_STATUS = "fetch_status"
+
+
+class CallbackRejected(Exception):
+    """A callback that failed verification: answered 401 and nothing is stored."""
+
+
+class ProviderError(Exception):
+    """The gateway failed technically (retry later); never the shopper's fault."""
+
+
+@dataclass(frozen=True, slots=True)
+class SettingDefinition:
+    key: str
+    name: str
+    secret: bool = False
+    required: bool = False
+    description: str = ""
+    check: Callable[[str], str | None] | None = None
+    """Returns a problem description for a bad value, ``None`` when the value is fine."""
+
+
+@dataclass(frozen=True, slots=True)
+class MetaDataDefinition:
+    alias: str
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentUrls:
+    continue_url: str
+    cancel_url: str
+    error_url: str
+    callback_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """What a provider needs to hand an order's payment to its gateway."""
+
+    reference: str
+    """Kasse's id of this payment attempt; gateways echo it back."""
+    order_number: str
+    amount: Decimal
+    currency_code: str
+    decimal_places: int
+    description: str
+    settings: Mapping[str, str]
+    urls: PaymentUrls
+    customer_email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HostedForm:
+    """Where the pay page sends the shopper: a form ``method`` to ``action`` with fields."""
+
+    action: str
+    method: str = "POST"
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentResult:
+    """A provider-neutral outcome of a payment."""
+
+    reference: str
+    status: PaymentStatus
+    transaction_id: str | None = None
+    amount: Decimal | None = None
+    fee: Decimal | None = None
+    event_id: str | None = None
+    """The gateway's id of the event (for webhooks); duplicates are recognised by it."""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class PaymentProvider(Protocol):
+    @property
+    def alias(self) -> str: ...
+
+    @property
+    def settings(self) -> tuple[SettingDefinition, ...]: ...
+
+    @property
+    def metadata(self) -> tuple[MetaDataDefinition, ...]: ...
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """Which of ``capture``, ``cancel``, ``refund``, ``fetch_status`` it offers."""
+
+    @property
+    def finalizes_at_continue(self) -> bool:
+        """True: a verified browser return may finalize. False: wait for the webhook."""
+
+    def hosted_form(self, request: PaymentRequest) -> HostedForm:
+        """The hand-over to the gateway's own payment page."""
+
+    def verify_return(self, settings: Mapping[str, str], query: Mapping[str, str],
+                      reference: str) -> PaymentResult | None:
+        """The outcome carried by the browser's return to the continue URL, if the provider
+        can prove it (``None``: wait for the webhook)."""
+
+    def parse_callback(self, settings: Mapping[str, str], body: bytes,
+                       headers: Mapping[str, str]) -> PaymentResult | None:
+        """Verify (raise ``CallbackRejected``) and read a webhook; ``None`` = not relevant."""
+
+
+def missing_settings(provider: PaymentProvider, values: Mapping[str, str]) -> list[str]:
+    """Problems with a payment method's settings for this provider (empty when fine)."""
+    problems = []
+    for definition in provider.settings:
+        value = values.get(definition.key, "")
+        if definition.required and not value.strip():
+            problems.append(f"setting {definition.key} is required")
+        elif value and definition.check is not None:
+            problem = definition.check(value)
+            if problem:
+                problems.append(f"setting {definition.key}: {problem}")
+    return problems

@@ -1,0 +1,93 @@
+"""Where a payment becomes a finalized order: the one code path shared by the hosted
+return, gateway webhooks and the inline confirm.
+
+Runs inside the caller's unit of work, on an order loaded for update, so that two
+requests finalizing the same order (two processes, a webhook racing the browser) are
+serialised by the order's version: exactly one finalizes, the other sees it done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from kasse.domain.checkout import (
+    AttemptStatus,
+    CartChanged,
+    CheckoutAttempt,
+    TransactionConflict,
+    check_amount,
+    fingerprint,
+)
+from kasse.domain.order import Order
+from kasse.domain.order_calculation import calculate
+from kasse.domain.store import StoreConfig
+from kasse.payments.provider import PaymentResult
+from kasse.services.ports import OrderUnit
+
+ORDER_FINALIZED = "order.finalized"
+STOCK_SHORTFALL = "order.stock_shortfall"
+
+
+@dataclass(frozen=True, slots=True)
+class Finalized:
+    order: Order
+    newly: bool
+    """False when the order had already been finalized by this same payment."""
+
+
+async def finalize(unit: OrderUnit, config: StoreConfig, order: Order,
+                   attempt: CheckoutAttempt, result: PaymentResult, now: datetime
+                   ) -> Finalized:
+    """Finalize ``order`` for a successful payment, exactly once.
+
+    A repeat of the same payment is answered like the first; a different payment for an
+    order already finalized raises ``TransactionConflict``; a payment for a cart that
+    changed since it was priced, or of another amount, raises and changes nothing.
+    """
+    transaction_id = result.transaction_id or attempt.reference
+    if order.is_finalized:
+        if order.transaction_id == transaction_id:
+            return Finalized(order, newly=False)
+        raise TransactionConflict(
+            f"order {order.order_number} is already finalized with transaction "
+            f"{order.transaction_id}; transaction {transaction_id} was not applied")
+    calculation = calculate(order, config)
+    if fingerprint(order, calculation) != attempt.fingerprint:
+        raise CartChanged("the order changed after this payment was started; start a new "
+                          "checkout")
+    currency = config.currency_by_id(order.currency_id)
+    places = currency.decimal_places if currency else 2
+    code = currency.code if currency else "?"
+    amount = result.amount if result.amount is not None else attempt.amount
+    check_amount(amount, calculation.transaction_amount, places, code)
+
+    shortfall: list[dict[str, str]] = []
+    for line, units in order.all_lines():
+        taken = await unit.checkout.take_stock(order.store_id, line.product_reference,
+                                               line.variant_reference, units)
+        if not taken:
+            shortfall.append({"sku": line.sku, "quantity": f"{units:f}"})
+
+    order.finalize(now, amount=amount, transaction_id=transaction_id,
+                   payment_status=result.status.value, fee=result.fee,
+                   order_status_id=config.store.default_order_status_id,
+                   metadata=result.metadata)
+    order.updated_at = now
+    await unit.orders.save(order)
+    attempt.status = AttemptStatus.COMPLETED
+    attempt.transaction_id = transaction_id
+    await unit.checkout.save_attempt(attempt)
+    payload = {"orderId": str(order.id), "orderNumber": order.order_number,
+               "transactionId": transaction_id, "paymentStatus": result.status.value,
+               "amount": f"{amount:f}", "currency": code}
+    await unit.checkout.add_outbox_event(
+        store_id=order.store_id, topic=ORDER_FINALIZED, aggregate_id=order.id,
+        payload=payload, at=now, dedupe_key=f"{ORDER_FINALIZED}:{order.id}")
+    if shortfall:
+        await unit.checkout.add_outbox_event(
+            store_id=order.store_id, topic=STOCK_SHORTFALL, aggregate_id=order.id,
+            payload={**payload, "lines": shortfall}, at=now)
+    order.notify(f"order {order.order_number} placed")
+    return Finalized(order, newly=True)
+

@@ -250,6 +250,8 @@ class Order:
             new_quantity += check_quantity(increment, "quantityIncrement")
         if decrement is not None:
             new_quantity -= check_quantity(decrement, "quantityDecrement")
+        if not new_quantity.is_finite():
+            raise InvalidInput(f"quantity must be a finite number, got {new_quantity}")
         if new_quantity <= 0:
             raise InvalidInput(
                 f"quantity of {line.name} would be {new_quantity.normalize():f}; it must be "
@@ -302,10 +304,10 @@ class Order:
                             option_key: str | None = None) -> None:
         self.ensure_open()
         if method is None:
-            self.shipping_method_id = None
-            self.shipping_option_id = None
             if option_key:
                 raise InvalidInput("shippingOption needs a shippingMethod")
+            self.shipping_method_id = None
+            self.shipping_option_id = None
             return
         country = config.country_by_id(self.effective_shipping_country_id)
         if country is not None and not method.allowed_in(country.id,

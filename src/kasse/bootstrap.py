@@ -5,9 +5,16 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
+from starlette.applications import Starlette
+
 from kasse.config import Settings
+from kasse.domain.store import StoreConfig
+from kasse.payments.testgateway import GatewayConfig, create_gateway_app
+from kasse.payments.testgateway_provider import TEST_GATEWAY
 
 log = logging.getLogger("kasse")
 
@@ -31,3 +38,29 @@ def api_keys(settings: Settings) -> tuple[list[bytes], bool]:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(key + "\n")
     return [key.encode()], True
+
+
+@dataclass(frozen=True)
+class MountedGateway:
+    """The simulated test gateway, served by kasse itself (demo and tests)."""
+
+    config: GatewayConfig
+    app: Starlette
+
+    @classmethod
+    def create(cls) -> MountedGateway:
+        config = GatewayConfig(merchants={})
+        return cls(config, create_gateway_app(config))
+
+
+def test_gateway_merchants(configs: Iterable[StoreConfig]) -> dict[str, str]:
+    """Merchant id -> signing secret of every payment method using the test gateway."""
+    merchants: dict[str, str] = {}
+    for config in configs:
+        for method in config.payment_methods:
+            if method.provider_alias.lower() != TEST_GATEWAY.alias:
+                continue
+            settings = {s.key: s.value for s in method.settings}
+            if settings.get("MerchantId") and settings.get("SigningSecret"):
+                merchants[settings["MerchantId"]] = settings["SigningSecret"]
+    return merchants

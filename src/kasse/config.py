@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, description="Largest request body accepted")
     log_level: str = Field("info")
     db_pool_size: int = Field(10, description="Connections per worker (PostgreSQL)")
+    public_url: str = Field(
+        "", description="Base URL shoppers and gateways reach kasse at (https://shop.example); "
+                        "default: taken from each request")
+    checkout_token_minutes: int = Field(60, ge=1, le=24 * 60,
+                                        description="How long a hosted checkout token is valid")
+    test_gateway: bool = Field(
+        False, description="Serve the simulated test gateway at /testgateway (demo, tests)")
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,10 +19,13 @@ from kasse.api import problems
 from kasse.api.formatting import format_amount
 from kasse.api.limits import BodySizeLimit, RejectNulBytes
 from kasse.api.responses import JsonResponse
-from kasse.api.routes import catalog, orders
-from kasse.bootstrap import api_keys
+from kasse.api.routes import catalog, hosted_checkout, orders
+from kasse.bootstrap import MountedGateway, api_keys, test_gateway_merchants
 from kasse.config import Settings
+from kasse.payments.registry import ProviderRegistry
+from kasse.payments.testgateway_provider import MOUNT_PATH
 from kasse.services.catalog import StoreDirectory
+from kasse.services.checkout import Checkout
 from kasse.services.orders import Orders
 
 REQUIRED_HEADERS = {"api-key", "store"}
@@ -46,15 +50,23 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         app.state.storage = SqlStorage(database)
         app.state.stores = StoreDirectory(app.state.storage)
         app.state.orders = Orders(app.state.storage)
-        for config in await app.state.stores.warm_up():
+        app.state.checkout = Checkout(
+            app.state.storage, app.state.stores, registry,
+            token_ttl=timedelta(minutes=settings.checkout_token_minutes))
+        configs = await app.state.stores.warm_up()
+        for config in configs:
             for currency in config.currencies:  # loads the culture's formatting data
                 format_amount(Decimal(0), currency)
         await _prime_routes(app)
-        try:
-            yield
-        finally:
-            if owns_db:
-                await database.dispose()
+        async with AsyncExitStack() as stack:
+            if gateway is not None:
+                gateway.config.merchants.update(test_gateway_merchants(configs))
+                await stack.enter_async_context(gateway.app.router.lifespan_context(gateway.app))
+            try:
+                yield
+            finally:
+                if owns_db:
+                    await database.dispose()
 
     app = FastAPI(title="kasse Storefront API", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan, default_response_class=JsonResponse,
@@ -64,6 +76,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     problems.install(app)
     app.include_router(catalog.router)
     app.include_router(orders.router)
+    app.include_router(hosted_checkout.router)
+    app.include_router(hosted_checkout.callbacks)
+    registry = ProviderRegistry.with_installed()
+    gateway = MountedGateway.create() if settings.test_gateway else None
+    if gateway is not None:
+        app.mount(MOUNT_PATH, gateway.app)
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:

@@ -1,0 +1,189 @@
+"""Hosted checkout (tag "Checkout (Hosted)"): token, pay page, the return pages, and the
+payment gateways' callback endpoint. None of these take the ``Api-Key``: the token or
+the gateway's signature is the authority."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Path, Request
+from starlette.responses import RedirectResponse, Response
+
+from kasse.api import checkout_dto as cdto
+from kasse.api import dto
+from kasse.api.deps import store_config
+from kasse.api.pages import render
+from kasse.api.problems import ApiProblem
+from kasse.api.responses import JsonResponse
+from kasse.domain.checkout import Mode, TokenInvalid
+from kasse.domain.errors import InvalidInput, NotFound
+from kasse.domain.store import StoreConfig
+from kasse.payments.provider import CallbackRejected
+from kasse.services.checkout import HOSTED, Checkout, Outcome, pay_url
+
+PREFIX = "/umbraco/commerce/storefront/api"
+_PROBLEM: dict[int | str, dict[str, Any]] = {
+    400: {"model": dto.ProblemDetails, "description": "Bad Request"},
+    404: {"model": dto.ProblemDetails, "description": "Not Found"},
+}
+router = APIRouter(prefix=PREFIX, tags=["Checkout (Hosted)"], responses=_PROBLEM)
+callbacks = APIRouter(tags=["Payment callbacks"])
+
+OrderId = Annotated[str, Path(description="The ID of the order", json_schema_extra={
+    "format": "uuid"})]
+Token = Annotated[str, Path(description="The checkout token", max_length=200)]
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:]+\]"
+                     r"(:[0-9]{1,5})?$")
+STATUSES = {"completed": "completed", "canceled": "canceled", "errored": "errored"}
+MESSAGES = {
+    "completed": ("Thank you", "Your payment was received and your order is placed."),
+    "canceled": ("Payment cancelled", "The payment was cancelled. Nothing was charged."),
+    "errored": ("Payment failed", "The payment did not go through. Nothing was charged."),
+}
+
+
+def _checkout(request: Request) -> Checkout:
+    checkout: Checkout = request.app.state.checkout
+    return checkout
+
+
+CheckoutDep = Annotated[Checkout, Depends(_checkout)]
+
+
+def _uuid(value: str) -> UUID:
+    try:
+        return UUID(value.strip())
+    except ValueError:
+        raise NotFound(f"no order with id {value.strip()[:100]!r}") from None
+
+
+def parse_origin(value: str | None) -> str | None:
+    """An origin is ``scheme://host[:port]`` and nothing else (no path, no spaces)."""
+    if value is None or not value.strip() or value.strip() == "null":
+        return None
+    origin = value.strip().rstrip("/")
+    if len(origin) > 300 or not _ORIGIN.match(origin):
+        raise InvalidInput("Origin header must be an origin such as https://shop.example "
+                           "(scheme, host and optional port)")
+    return origin
+
+
+def base_url(request: Request) -> str:
+    configured: str = request.app.state.settings.public_url
+    return configured.rstrip("/") if configured else str(request.base_url).rstrip("/")
+
+
+@router.get("/v1/checkout/{orderId}/token", operation_id="token",
+            summary="Prepares an order for a hosted checkout and returns its pay URL",
+            response_model=cdto.CheckoutTokenDto)
+async def token(
+    request: Request, orderId: OrderId,  # noqa: N803
+    config: Annotated[StoreConfig, Depends(store_config)], checkout: CheckoutDep,
+    origin: Annotated[str | None, Header(
+        alias="Origin", description="Base URL of the page embedding the checkout; the "
+                                    "status pages post messages to it only")] = None,
+    mode: Annotated[str | None, Header(
+        alias="Mode", description="Redirect (default) or Framed")] = None,
+) -> JsonResponse:
+    checkout_mode = Mode.parse(mode)
+    registered = parse_origin(origin)
+    if checkout_mode is Mode.FRAMED and registered is None:
+        raise InvalidInput("a Framed checkout needs the Origin header of the embedding page")
+    prepared = await checkout.prepare(config, _uuid(orderId), HOSTED, mode=checkout_mode,
+                                      origin=registered)
+    assert prepared.token is not None  # noqa: S101 (hosted attempts always have one)
+    return JsonResponse(
+        {"token": prepared.token, "orderNumber": prepared.order.order_number,
+         "payUrl": pay_url(base_url(request), prepared.order.id, prepared.token)},
+        headers={"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"})
+
+
+@router.get("/v1/checkout/{orderId}/pay/{token}", operation_id="pay",
+            summary="The page that hands the shopper to the payment gateway",
+            response_class=Response,
+            responses={200: {"content": {"text/html": {"schema": {"type": "string"}}},
+                             "description": "OK"}})
+async def pay(request: Request, orderId: OrderId, token: Token,  # noqa: N803
+              checkout: CheckoutDep) -> Response:
+    page = await checkout.pay_page(_uuid(orderId), token, base_url(request))
+    config = await request.app.state.stores.get(str(page.order.store_id))
+    return render("pay.html", frame_origin=page.attempt.origin
+                  if page.attempt.mode is Mode.FRAMED else None,
+                  store_name=config.store.name, order_number=page.order.order_number,
+                  amount=page.amount_text, form=page.form)
+
+
+async def _status_page(request: Request, outcome: Outcome, token: str) -> Response:
+    attempt = outcome.attempt
+    if attempt.mode is Mode.REDIRECT:
+        key = {"completed": "ContinueUrl", "canceled": "CancelUrl",
+               "errored": "ErrorUrl"}[outcome.status]
+        target = outcome.settings.get(key, "").strip()
+        if target and _safe_redirect(target):
+            return RedirectResponse(target, status_code=303)
+    config = await request.app.state.stores.get(str(attempt.store_id))
+    heading, message = MESSAGES[outcome.status]
+    framed = attempt.mode is Mode.FRAMED and attempt.origin
+    return render("status.html", frame_origin=attempt.origin if framed else None,
+                  store_name=config.store.name, heading=heading, message=message,
+                  order_number=outcome.order.order_number,
+                  post_message=f"UC:{outcome.order.id}:{token}:{outcome.status}"
+                  if framed else None, origin=attempt.origin)
+
+
+def _safe_redirect(target: str) -> bool:
+    parts = urlsplit(target)
+    if target.startswith("/"):
+        return not target.startswith("//")
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+async def _return(request: Request, order_id: str, token: str, status: str,
+                  checkout: Checkout) -> Response:
+    query = {k: v for k, v in request.query_params.items()}
+    if request.method == "POST":
+        form = await request.form()
+        query.update({k: v for k, v in form.items() if isinstance(v, str)})
+    outcome = await checkout.returned(_uuid(order_id), token, status, query)
+    return await _status_page(request, outcome, token)
+
+
+for _status in STATUSES:
+    def _make(status: str) -> Any:
+        async def page(request: Request, orderId: OrderId, token: Token,  # noqa: N803
+                       checkout: CheckoutDep) -> Response:
+            return await _return(request, orderId, token, status, checkout)
+        page.__name__ = f"pay_{status}"
+        return page
+
+    router.add_api_route(
+        f"/v1/checkout/{{orderId}}/pay/{{token}}/{_status}", _make(_status),
+        methods=["GET", "POST"], include_in_schema=False, response_class=Response)
+
+
+@callbacks.api_route("/umbraco/commerce/payment/callback/{providerAlias}/{paymentMethodId}",
+                     methods=["POST", "GET"], operation_id="paymentCallback",
+                     summary="Server-to-server notifications from payment gateways")
+@callbacks.api_route(
+    "/umbraco/commerce/payment/callback/{providerAlias}/{paymentMethodId}/{rest:path}",
+    methods=["POST", "GET"], include_in_schema=False)
+async def payment_callback(request: Request, providerAlias: str,  # noqa: N803
+                           paymentMethodId: str, checkout: CheckoutDep  # noqa: N803
+                           ) -> JsonResponse:
+    try:
+        method_id = UUID(paymentMethodId)
+    except ValueError:
+        raise NotFound(f"no payment method {paymentMethodId[:100]!r}") from None
+    body = await request.body()  # the raw bytes: signatures are over them
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    try:
+        outcome = await checkout.callback(providerAlias, method_id, body, headers)
+    except CallbackRejected as exc:
+        raise ApiProblem(401, str(exc), "callback-rejected") from None
+    return JsonResponse({"received": True, "outcome": outcome})
+
+
+__all__ = ["TokenInvalid", "callbacks", "parse_origin", "router"]

@@ -1,0 +1,6 @@
+"""``python -m kasse.payments.testgateway``: run the simulated payment gateway."""
+
+from kasse.payments.testgateway.app import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -87,6 +87,10 @@ class TestGatewayProvider:
             "error_url": request.urls.error_url,
             "webhook_url": request.urls.callback_url,
         }
+        # The gateway refuses line breaks in signed fields (they would make the signed
+        # text ambiguous), so none are sent.
+        fields = {key: " ".join(value.split()) if key == "description" else value
+                  for key, value in fields.items()}
         fields["signature"] = sign_fields(settings.get("SigningSecret", ""), fields)
         return HostedForm(action=f"{base}/pay", method="POST", fields=fields)
 

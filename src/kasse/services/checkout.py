@@ -304,6 +304,8 @@ class Checkout:
         if order.is_finalized:
             current = PaymentStatus(order.payment_status or PaymentStatus.AUTHORIZED.value)
             same = order.transaction_id == (result.transaction_id or attempt.reference)
+            if same and result.status is current:
+                return "already_finalized"
             if same and moves_forward(current, result.status):
                 order.payment_status = result.status.value
                 order.updated_at = self.clock()

@@ -51,6 +51,8 @@ def run(args: list[str]) -> int:
     _sh(kasse, "demo")
     print("\nkasse serves the demo store on http://127.0.0.1:8080 (Ctrl+C stops it)\n",
           flush=True)
+    # The demo's card payments go to the simulated test gateway, served by kasse itself.
+    os.environ.setdefault("KASSE_TEST_GATEWAY", "true")
     os.execv(str(kasse), [str(kasse), "serve", "--port", "8080", *args])
 
 

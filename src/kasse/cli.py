@@ -104,6 +104,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from kasse.adapters.db.migrate import upgrade
 
     settings = _settings()
+    if settings.test_gateway and args.workers > 1:
+        print("kasse serve: the built-in test gateway keeps its payments in one process's "
+              "memory; use --workers 1, or run it separately with "
+              "`python -m kasse.payments.testgateway`", file=sys.stderr)
+        return 2
     if settings.auto_migrate:
         asyncio.run(upgrade(settings.effective_database_url))
     # Workers start with migrations already applied; they must not race to apply them.

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -114,6 +115,14 @@ def install(app: FastAPI) -> None:
         else:
             detail = str(exc.detail)
         return problem(exc.status_code, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(OperationalError)
+    async def _database_busy(request: Request, exc: OperationalError) -> Response:
+        # A lock wait that ran out, or the database being unreachable: worth a retry.
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                    exc.orig)
+        return problem(503, "the database is busy or unavailable; try again shortly",
+                       "database-unavailable", headers={"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -1,0 +1,136 @@
+"""Exactly once under fire: many duplicate gateway callbacks and browser returns for one
+payment, at the same time, against two kasse server processes sharing one database."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import re
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from sqlalchemy import text
+
+from kasse.adapters.db.database import Database
+from kasse.payments.testgateway.signing import (
+    WEBHOOK_SIGNATURE_HEADER,
+    sign_return,
+    sign_webhook,
+)
+from tests.conftest import API_KEY
+
+BASE = "/umbraco/commerce/storefront/api"
+SECRET = "demo-signing-secret-change-me"  # the demo store's test gateway secret
+HEADERS = {"Api-Key": API_KEY, "Store": "demo"}
+DUPLICATE_CALLBACKS = 50
+OTHER_EVENT_IDS = 10
+BROWSER_RETURNS = 50
+
+
+async def _prepare(http: httpx.AsyncClient) -> dict[str, Any]:
+    order_id = (await http.post(f"{BASE}/v1/orders", json={})).json()["id"]
+    added = await http.post(f"{BASE}/v1/order/{order_id}",
+                            json={"productReference": "trail-backpack", "quantity": 3})
+    assert added.status_code == 200, added.text
+    patched = await http.patch(f"{BASE}/v1/order/{order_id}",
+                               json={"paymentMethod": "card", "shippingMethod": "standard"})
+    assert patched.status_code == 200, patched.text
+    token = await http.get(f"{BASE}/v1/checkout/{order_id}/token", headers={"Api-Key": ""})
+    assert token.status_code == 200, token.text
+    pay_url = token.json()["payUrl"]
+    page = await http.get(pay_url)
+    assert page.status_code == 200, page.text
+    fields = {html.unescape(m[0]): html.unescape(m[1])
+              for m in re.findall(r'name="([^"]+)" value="([^"]*)"', page.text)}
+    method = (await http.get(f"{BASE}/v2/paymentmethod/card")).json()
+    return {"order_id": order_id, "pay_url": pay_url, "reference": fields["reference"],
+            "amount": fields["amount"], "method_id": method["id"]}
+
+
+def _webhook(payment: dict[str, Any], event_id: str) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps({
+        "id": event_id, "type": "payment.authorized", "created": int(time.time()),
+        "data": {"payment_id": "pay_race", "reference": payment["reference"],
+                 "merchant": "kasse-demo", "amount": payment["amount"], "currency": "EUR",
+                 "status": "authorized", "fee": "0.00"},
+    }).encode()
+    signature = sign_webhook(SECRET, body, int(time.time()))
+    return body, {WEBHOOK_SIGNATURE_HEADER: signature, "Content-Type": "application/json"}
+
+
+def _return_url(payment: dict[str, Any]) -> str:
+    now = int(time.time())
+    query = {"payment_id": "pay_race", "status": "authorized",
+             "reference": payment["reference"], "t": str(now),
+             "sig": sign_return(SECRET, "pay_race", "authorized", payment["reference"], now)}
+    return f"{payment['pay_url']}/completed?{urlencode(query)}"
+
+
+async def _storm(server: str) -> tuple[dict[str, Any], list[httpx.Response],
+                                       list[httpx.Response]]:
+    limits = httpx.Limits(max_connections=120)
+    async with httpx.AsyncClient(base_url=server, headers=HEADERS, timeout=60,
+                                 limits=limits) as http:
+        payment = await _prepare(http)
+        callback = f"/umbraco/commerce/payment/callback/testgateway/{payment['method_id']}"
+        same = _webhook(payment, "evt_race_same")
+        webhooks = [same] * DUPLICATE_CALLBACKS + [
+            _webhook(payment, f"evt_race_{i}") for i in range(OTHER_EVENT_IDS)]
+        returns = [_return_url(payment)] * BROWSER_RETURNS
+
+        async def post(body: bytes, headers: dict[str, str]) -> httpx.Response:
+            return await http.post(callback, content=body, headers=headers)
+
+        results = await asyncio.gather(
+            *(post(body, headers) for body, headers in webhooks),
+            *(http.get(url, headers={"Api-Key": ""}) for url in returns))
+        stock = await http.get(f"{BASE}/v1/products",
+                               params={"productReference": "trail-backpack"})
+        order = await http.get(f"{BASE}/v1/order/{payment['order_id']}")
+        payment["stock"] = stock.json()[0]["stock"]
+        payment["order"] = order.json()
+    return payment, list(results[:len(webhooks)]), list(results[len(webhooks):])
+
+
+async def _rows(url: str, order_id: str) -> dict[str, Any]:
+    db = Database.from_url(url)
+    try:
+        async with db.read() as conn:
+            finalized = (await conn.execute(text(
+                "SELECT count(*) FROM outbox_events WHERE topic = 'order.finalized' "
+                "AND aggregate_id = :id"), {"id": order_id.replace("-", "")
+                                            if db.engine.dialect.name == "sqlite"
+                                            else order_id})).scalar_one()
+            events = (await conn.execute(text(
+                "SELECT event_id, outcome FROM payment_events WHERE provider_alias = "
+                "'testgateway'"))).all()
+        return {"finalized_events": finalized, "inbox": [tuple(e) for e in events]}
+    finally:
+        await db.dispose()
+
+
+def test_one_finalization_whatever_arrives_at_once(server: str, demo_db_url: str) -> None:
+    payment, webhooks, returns = asyncio.run(_storm(server))
+
+    assert {r.status_code for r in webhooks} == {200}, [r.text for r in webhooks[:3]]
+    outcomes = [r.json()["outcome"] for r in webhooks]
+    assert outcomes.count("finalized") <= 1
+    assert set(outcomes) <= {"finalized", "duplicate", "already_finalized"}
+    # every shopper's tab is sent on to the shop's confirmation page
+    assert {r.status_code for r in returns} == {303}
+    assert {r.headers["location"] for r in returns} == {"/demo/confirmation"}
+
+    order = payment["order"]
+    assert order["isFinalized"] is True
+    assert order["transactionInfo"]["transactionId"] == "pay_race"
+    assert order["transactionInfo"]["paymentStatus"] == "Authorized"
+    assert payment["stock"] == 40 - 3  # decremented once
+
+    rows = asyncio.run(_rows(demo_db_url, payment["order_id"]))
+    assert rows["finalized_events"] == 1
+    event_ids = [event_id for event_id, _ in rows["inbox"]]
+    assert sorted(event_ids) == sorted({"evt_race_same", *(f"evt_race_{i}"
+                                                           for i in range(OTHER_EVENT_IDS))})

@@ -19,7 +19,7 @@ from kasse.api import problems
 from kasse.api.formatting import format_amount
 from kasse.api.limits import BodySizeLimit, RejectNulBytes
 from kasse.api.responses import JsonResponse
-from kasse.api.routes import catalog, hosted_checkout, orders
+from kasse.api.routes import catalog, hosted_checkout, inline_checkout, orders
 from kasse.bootstrap import MountedGateway, api_keys, test_gateway_merchants
 from kasse.config import Settings
 from kasse.payments.registry import ProviderRegistry
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(catalog.router)
     app.include_router(orders.router)
     app.include_router(hosted_checkout.router)
+    app.include_router(inline_checkout.router)
     app.include_router(hosted_checkout.callbacks)
     registry = ProviderRegistry.with_installed()
     gateway = MountedGateway.create() if settings.test_gateway else None

@@ -158,13 +158,26 @@ class _Context:
         return exact.rounded(self.decimal_places)
 
 
-def calculate(order: Order, config: StoreConfig) -> OrderCalculation:
-    """Price the whole order from its frozen line prices and the store's configuration."""
+def _context(order: Order, config: StoreConfig) -> _Context:
     currency = config.currency_by_id(order.currency_id)
     country, region = order.tax_destination(config)
-    ctx = _Context(config, order, country, region,
-                   currency.decimal_places if currency else 2,
-                   config.store.rounding_method, config.store.prices_include_tax)
+    return _Context(config, order, country, region,
+                    currency.decimal_places if currency else 2,
+                    config.store.rounding_method, config.store.prices_include_tax)
+
+
+def fee_price(order: Order, config: StoreConfig, configured: Decimal,
+              tax_class_id: UUID | None) -> tuple[Price, Decimal]:
+    """A shipping rate or payment fee as it would be charged on this order, with its rate
+    (rounded to the currency, for showing the choices)."""
+    ctx = _context(order, config)
+    fee = _fee(ctx, configured, tax_class_id)
+    return fee.price_exact.rounded(ctx.decimal_places).price(order.currency_id), fee.rate
+
+
+def calculate(order: Order, config: StoreConfig) -> OrderCalculation:
+    """Price the whole order from its frozen line prices and the store's configuration."""
+    ctx = _context(order, config)
     cid = order.currency_id
     lines: dict[UUID, LineCalculation] = {}
     subtotal = ZERO_EXACT

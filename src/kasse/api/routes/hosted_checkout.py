@@ -164,9 +164,11 @@ for _status in STATUSES:
         methods=["GET", "POST"], include_in_schema=False, response_class=Response)
 
 
+@callbacks.post("/umbraco/commerce/payment/callback/{providerAlias}/{paymentMethodId}",
+                operation_id="paymentCallback",
+                summary="Server-to-server notifications from payment gateways")
 @callbacks.api_route("/umbraco/commerce/payment/callback/{providerAlias}/{paymentMethodId}",
-                     methods=["POST", "GET"], operation_id="paymentCallback",
-                     summary="Server-to-server notifications from payment gateways")
+                     methods=["GET"], include_in_schema=False)
 @callbacks.api_route(
     "/umbraco/commerce/payment/callback/{providerAlias}/{paymentMethodId}/{rest:path}",
     methods=["POST", "GET"], include_in_schema=False)

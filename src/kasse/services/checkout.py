@@ -45,6 +45,7 @@ from kasse.services.orders import utcnow
 from kasse.services.ports import OrderUnit, Storage
 from kasse.services.retry import retrying
 
+PAYMENT_NOT_APPLIED = "payment.not_applied"
 HOSTED = "hosted"
 INLINE = "inline"
 CALLBACK_PATH = "/umbraco/commerce/payment/callback"
@@ -215,7 +216,14 @@ class Checkout:
                 method = config.payment_method_by_id(attempt.payment_method_id)
                 settings = method_settings(method) if method else {}
                 outcome = status
-                if status == "completed" and method is not None and not order.is_finalized:
+                if status == "completed" and method is not None and order.is_finalized \
+                        and attempt.status is not AttemptStatus.COMPLETED:
+                    # Paid again with another token although the order was already paid.
+                    provider = self.provider_for(method)
+                    result = provider.verify_return(settings, query, attempt.reference)
+                    if result is not None and result.status.finalizes:
+                        await self._not_applied(unit, order, result)
+                elif status == "completed" and method is not None and not order.is_finalized:
                     provider = self.provider_for(method)
                     result = provider.verify_return(settings, query, attempt.reference) \
                         if provider.finalizes_at_continue else None
@@ -245,10 +253,26 @@ class Checkout:
             attempt.status = (AttemptStatus.CANCELLED if status is PaymentStatus.CANCELLED
                               else AttemptStatus.ERRORED)
             await unit.checkout.save_attempt(attempt)
-        if not order.is_finalized and order.payment_status != status.value:
+        latest = await unit.checkout.latest_attempt(order.id, attempt.kind)
+        current = latest is None or latest.id == attempt.id
+        # News about an older attempt must not paint a payment under way as failed.
+        if current and not order.is_finalized and order.payment_status != status.value:
             order.payment_failed(status.value)
             order.updated_at = self.clock()
             await unit.orders.save(order)
+
+    async def _not_applied(self, unit: OrderUnit, order: Order, result: PaymentResult
+                           ) -> None:
+        """A successful payment for an order already paid by another: the shop must refund
+        it, so it is reported (once per transaction) through the outbox."""
+        transaction = result.transaction_id or result.reference
+        await unit.checkout.add_outbox_event(
+            store_id=order.store_id, topic=PAYMENT_NOT_APPLIED, aggregate_id=order.id,
+            payload={"orderId": str(order.id), "orderNumber": order.order_number,
+                     "transactionId": transaction, "reference": result.reference,
+                     "amount": None if result.amount is None else f"{result.amount:f}",
+                     "reason": "the order was already paid by another transaction"},
+            at=self.clock(), dedupe_key=f"{PAYMENT_NOT_APPLIED}:{transaction}")
 
     # --- gateway webhooks --------------------------------------------------------------
 
@@ -312,6 +336,7 @@ class Checkout:
                 await unit.orders.save(order)
                 return "status_updated"
             if not same and result.status.finalizes:
+                await self._not_applied(unit, order, result)
                 return "not_applied_other_transaction_finalized"
             return "late_news_recorded"
         if result.status.fails:

@@ -107,10 +107,7 @@ async def confirm(checkout: Checkout, config: StoreConfig, order_id: UUID,
     if not confirmation.transaction_id.strip() or len(confirmation.transaction_id) > 200:
         raise InvalidInput("transactionId must be 1 to 200 characters")
     metadata = clean_properties(confirmation.metadata, "metaData")
-    if status.fails:
-        raise PaymentNotAccepted(f"the payment is {status.value}; the order stays open and "
-                                 "can be paid again")
-    if not status.finalizes:
+    if not status.finalizes and not status.fails:
         raise InvalidInput(f"paymentStatus {status.value} cannot confirm an order; use "
                            "Authorized, Captured or PendingExternalSystem")
     for name, value in (("amount", confirmation.amount), ("fee", confirmation.fee)):
@@ -125,11 +122,20 @@ async def confirm(checkout: Checkout, config: StoreConfig, order_id: UUID,
                 raise NotFound(f"no order with id {order_id}")
             transaction_id = confirmation.transaction_id.strip()
             if order.is_finalized:
-                if order.transaction_id == transaction_id:
-                    return order, False
-                raise TransactionConflict(
-                    f"order {order.order_number} is already finalized with another "
-                    "transaction")
+                if order.transaction_id != transaction_id:
+                    raise TransactionConflict(
+                        f"order {order.order_number} is already finalized with another "
+                        "transaction")
+                if status.value != order.payment_status or (
+                        order.authorized_amount != confirmation.amount):
+                    raise TransactionConflict(
+                        f"order {order.order_number} was confirmed for transaction "
+                        f"{transaction_id} with {order.authorized_amount} "
+                        f"({order.payment_status}); this confirmation differs")
+                return order, False
+            if status.fails:
+                raise PaymentNotAccepted(f"the payment is {status.value}; the order stays "
+                                         "open and can be paid again")
             attempt = await unit.checkout.latest_attempt(order.id, INLINE)
             if attempt is None:
                 raise CheckoutInvalid("initialize the checkout before confirming it")

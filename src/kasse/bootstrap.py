@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,29 @@ def api_keys(settings: Settings) -> tuple[list[bytes], bool]:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(key + "\n")
     return [key.encode()], True
+
+
+def secret_key(settings: Settings) -> bytes:
+    """The key that signs payment links: configured, or generated once into the data
+    folder (readable by the owner only) and shared by every worker reading it."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value().encode()
+    path: Path = settings.secret_key_file
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker made it first
+            pass
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(secrets.token_urlsafe(48) + "\n")
+    for _ in range(50):  # the creator may still be writing it
+        text = path.read_text(encoding="utf-8").strip()
+        if text:
+            return text.encode()
+        time.sleep(0.02)
+    raise RuntimeError(f"{path} is empty; delete it or set KASSE_SECRET_KEY")
 
 
 @dataclass(frozen=True)

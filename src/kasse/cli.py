@@ -1,4 +1,4 @@
-"""The ``kasse`` command: serve, migrate, import, demo, openapi."""
+"""The ``kasse`` command: serve, migrate, import, demo, openapi, payment-link."""
 
 from __future__ import annotations
 
@@ -92,10 +92,49 @@ def cmd_demo(_: argparse.Namespace) -> int:
 def cmd_openapi(_: argparse.Namespace) -> int:
     from kasse.api.app import create_app
 
-    app = create_app(Settings(api_keys=[SecretStr("openapi-only")], auto_migrate=False))
+    app = create_app(Settings(api_keys=[SecretStr("openapi-only")],
+                              secret_key=SecretStr("openapi-only"), auto_migrate=False))
     json.dump(app.openapi(), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
+
+
+def cmd_payment_link(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+    from uuid import UUID
+
+    from kasse.adapters.db.database import Database
+    from kasse.adapters.db.storage import SqlStorage
+    from kasse.bootstrap import secret_key
+    from kasse.domain.errors import DomainError
+    from kasse.services.catalog import StoreDirectory
+    from kasse.services.orders import Orders
+
+    settings = _settings()
+    try:
+        order_id = UUID(args.order_id)
+    except ValueError:
+        print(f"error: {args.order_id!r} is not an order id", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        db = Database.from_url(settings.effective_database_url)
+        try:
+            storage = SqlStorage(db)
+            config = await StoreDirectory(storage).get(args.store)
+            token = await Orders(storage).payment_link(
+                config, order_id, secret_key(settings), timedelta(minutes=args.minutes))
+        except DomainError as exc:
+            print(f"error: {exc.detail}", file=sys.stderr)
+            return 2
+        finally:
+            await db.dispose()
+        print(token)
+        print(f"Look it up with: GET /umbraco/commerce/storefront/api/v1/order/{token}",
+              file=sys.stderr)
+        return 0
+
+    return asyncio.run(run())
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -141,6 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     openapi = commands.add_parser("openapi", help="print the served OpenAPI document as JSON")
     openapi.set_defaults(func=cmd_openapi)
+
+    link = commands.add_parser("payment-link",
+                               help="print a payment link token for an open cart")
+    link.add_argument("order_id")
+    link.add_argument("--store", default="demo", help="store id or alias (default: demo)")
+    link.add_argument("--minutes", type=int, default=24 * 60,
+                      help="how long the link is valid (default: 1440)")
+    link.set_defaults(func=cmd_payment_link)
     return parser
 
 

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Comma-separated Api-Key values accepted (several allow rotation)",
     )
+    secret_key: SecretStr | None = Field(
+        None, description="Key signing payment links; default: generated into data_dir")
     auto_migrate: bool = Field(True, description="Apply pending migrations when serving starts")
     max_body_bytes: int = Field(1_048_576, description="Largest request body accepted")
     log_level: str = Field("info")
@@ -52,3 +54,7 @@ class Settings(BaseSettings):
     @property
     def api_key_file(self) -> Path:
         return self.data_dir / "api-key"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.data_dir / "secret-key"

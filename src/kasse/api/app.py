@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
@@ -20,7 +21,8 @@ from kasse.api.formatting import format_amount
 from kasse.api.limits import BodySizeLimit, RejectNulBytes
 from kasse.api.responses import JsonResponse
 from kasse.api.routes import catalog, hosted_checkout, inline_checkout, orders
-from kasse.bootstrap import MountedGateway, api_keys, test_gateway_merchants
+from kasse.api.routes.orders import PREFIX
+from kasse.bootstrap import MountedGateway, api_keys, secret_key, test_gateway_merchants
 from kasse.config import Settings
 from kasse.payments.registry import ProviderRegistry
 from kasse.payments.testgateway_provider import MOUNT_PATH
@@ -73,6 +75,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                   docs_url="/docs", redoc_url=None)
     app.state.settings = settings
     app.state.api_keys, _ = api_keys(settings)
+    app.state.secret_key = secret_key(settings)
     problems.install(app)
     app.include_router(catalog.router)
     app.include_router(orders.router)
@@ -120,7 +123,25 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 if param.get("in") == "header" and param["name"].lower() in REQUIRED_HEADERS:
                     param["required"] = True
             operation.get("responses", {}).pop("422", None)
+    _add_payment_link_lookup(schema)
     schema.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
     schema.get("components", {}).get("schemas", {}).pop("ValidationError", None)
     app.openapi_schema = schema
     return schema
+
+
+def _add_payment_link_lookup(schema: dict[str, Any]) -> None:
+    """The contract lists the payment-link lookup as its own path, although it is the same
+    route as the order read; document it the way the contract does."""
+    paths = schema.get("paths", {})
+    by_id = paths.get(f"{PREFIX}/v1/order/{{orderId}}", {}).get("get")
+    if by_id is None:
+        return
+    lookup = copy.deepcopy(by_id)
+    lookup["operationId"] = "getOrderByPaymentLinkToken"
+    lookup["summary"] = "Gets the open order of a payment link"
+    for param in lookup.get("parameters", []):
+        if param.get("in") == "path":
+            param["name"] = "paymentLinkToken"
+            param["description"] = "A payment link token (`kasse payment-link`)"
+    paths[f"{PREFIX}/v1/order/{{paymentLinkToken}}"] = {"get": lookup}

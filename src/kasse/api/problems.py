@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from kasse.api.responses import JsonResponse
 from kasse.api.shaping import ShapeSyntaxError
-from kasse.domain.errors import DomainError
+from kasse.domain.errors import Conflict, DomainError, NotFound
 
 log = logging.getLogger("kasse.api")
 
@@ -32,6 +32,16 @@ STATUS_BY_CODE: dict[str, int] = {
     "conflict": 409,
     "concurrent_update": 409,
 }
+
+
+def status_of(error: DomainError) -> int:
+    """The table first, then the error's kind: not found 404, conflict 409, else 400."""
+    status = STATUS_BY_CODE.get(error.code)
+    if status is not None:
+        return status
+    if isinstance(error, NotFound):
+        return 404
+    return 409 if isinstance(error, Conflict) else 400
 
 
 class ApiProblem(Exception):
@@ -77,8 +87,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
-        return problem(STATUS_BY_CODE.get(exc.code, 400), exc.detail, exc.code,
-                       _notifying(request, exc.detail))
+        return problem(status_of(exc), exc.detail, exc.code, _notifying(request, exc.detail))
 
     @app.exception_handler(ApiProblem)
     async def _api(request: Request, exc: ApiProblem) -> Response:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4
 
+from kasse.domain import payment_link
 from kasse.domain.errors import InvalidInput, NotFound
 from kasse.domain.order import Notice, Order, OrderLine
 from kasse.domain.order_calculation import OrderCalculation, calculate
@@ -83,6 +84,27 @@ class Orders:
         if order is None:
             raise NotFound(f"no order with id {order_id}")
         return priced(order, config)
+
+    async def by_payment_link(self, config: StoreConfig, token: str, key: bytes
+                              ) -> PricedOrder:
+        """The open cart a payment link stands for."""
+        link = payment_link.verify(key, token, self.clock())
+        if link.store_id != config.store.id:
+            raise payment_link.PaymentLinkInvalid("no order for this payment link")
+        priced_order = await self.get(config, link.order_id)
+        if priced_order.order.is_finalized:
+            raise InvalidInput("the order of this payment link is already paid")
+        return priced_order
+
+    async def payment_link(self, config: StoreConfig, order_id: UUID, key: bytes,
+                           valid_for: timedelta) -> str:
+        """A payment link for an open cart, valid for ``valid_for``."""
+        if valid_for <= timedelta(0) or valid_for > timedelta(days=90):
+            raise InvalidInput("a payment link is valid for 1 minute to 90 days")
+        order = (await self.get(config, order_id)).order
+        order.ensure_open()
+        return payment_link.sign(key, payment_link.PaymentLink(
+            config.store.id, order.id, self.clock() + valid_for))
 
     async def customer_orders(self, config: StoreConfig, reference_or_email: str
                               ) -> list[PricedOrder]:

@@ -15,6 +15,7 @@ from kasse.api.order_view import OrderView
 from kasse.api.responses import JsonResponse
 from kasse.api.serializers import View
 from kasse.api.shaping import apply_fields
+from kasse.domain import payment_link
 from kasse.domain.errors import NotFound
 from kasse.domain.order import Notice
 from kasse.domain.session import Session
@@ -44,6 +45,8 @@ Config = Annotated[StoreConfig, Depends(store_config)]
 ShapeDep = Annotated[Shape, Depends(shape)]
 OrderId = Annotated[str, Path(description="The ID of the order", json_schema_extra={
     "format": "uuid"})]
+OrderIdOrLink = Annotated[str, Path(
+    description="The ID of the order, or a payment link token")]
 LineId = Annotated[str, Path(description="The ID of the order line", json_schema_extra={
     "format": "uuid"})]
 BundleId = Annotated[str, Path(description="The bundle ID of the bundle order line")]
@@ -136,9 +139,14 @@ async def create_order(config: Config, sess: Sess, s: ShapeDep, orders: OrdersDe
 
 @router.get("/v1/order/{orderId}", operation_id="getOrderById", tags=["Order"],
             summary="Gets an order by ID", response_model=odto.OrderDto)
-async def get_order(orderId: OrderId, config: Config, _: Sess, s: ShapeDep,  # noqa: N803
-                    orders: OrdersDep) -> JsonResponse:
-    priced = await orders.get(config, _uuid(orderId, "order"))
+async def get_order(request: Request, orderId: OrderIdOrLink, config: Config,  # noqa: N803
+                    _: Sess, s: ShapeDep, orders: OrdersDep) -> JsonResponse:
+    """An order by id, or the open cart of a payment link (the same path in the contract:
+    ``v1/order/{paymentLinkToken}``)."""
+    if payment_link.looks_like_link(orderId.strip()):
+        priced = await orders.by_payment_link(config, orderId, request.app.state.secret_key)
+    else:
+        priced = await orders.get(config, _uuid(orderId, "order"))
     return _respond(priced, config, s, mutation=False)
 
 

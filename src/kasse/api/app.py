@@ -20,7 +20,7 @@ from kasse.api import problems
 from kasse.api.formatting import format_amount
 from kasse.api.limits import BodySizeLimit, RejectNulBytes
 from kasse.api.responses import JsonResponse
-from kasse.api.routes import catalog, hosted_checkout, inline_checkout, orders
+from kasse.api.routes import catalog, content, hosted_checkout, inline_checkout, orders
 from kasse.api.routes.orders import PREFIX
 from kasse.bootstrap import MountedGateway, api_keys, secret_key, test_gateway_merchants
 from kasse.config import Settings
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(orders.router)
     app.include_router(hosted_checkout.router)
     app.include_router(inline_checkout.router)
+    app.include_router(content.router)
     app.include_router(hosted_checkout.callbacks)
     registry = ProviderRegistry.with_installed()
     gateway = MountedGateway.create() if settings.test_gateway else None

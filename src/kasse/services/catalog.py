@@ -135,3 +135,41 @@ def adjusted_quantity(value: float | None) -> Decimal:
     if not quantity.is_finite() or quantity <= 0 or quantity > 1_000_000:
         raise InvalidInput("AdjustedPriceCalculationQuantity must be between 0 and 1000000")
     return quantity
+
+
+def _attribute_pairs(raw: list[str]) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in raw:
+        for part in item.split(","):
+            name, sep, value = part.partition(":")
+            if not sep or not name.strip() or not value.strip():
+                raise InvalidInput(f"attribute {part.strip()[:60]!r} is not 'attribute:value'")
+            pairs[name.strip().lower()] = value.strip().lower()
+    if not pairs:
+        raise InvalidInput("name at least one attribute, e.g. attribute=size:m")
+    return pairs
+
+
+def _matches(variant: ProductVariant, wanted: dict[str, str]) -> bool:
+    """A variant matches when each named attribute has the value (by alias or by name)."""
+    have = {}
+    for alias, name, value_alias, value_name in variant.attributes:
+        for key in (alias.lower(), name.lower()):
+            have[key] = {value_alias.lower(), value_name.lower()}
+    return all(value in have.get(key, set()) for key, value in wanted.items())
+
+
+async def variant_by_attributes(storage: Storage, product_id: UUID, attributes: list[str]
+                                ) -> tuple[Product, ProductVariant]:
+    """The variant of a product with the given attribute values (the variants endpoint of
+    the reference's content delivery API)."""
+    wanted = _attribute_pairs(attributes)
+    async with storage.reading() as reader:
+        product = await reader.product_by_id(product_id)
+    if product is None:
+        raise NotFound(f"no product with id {product_id}")
+    matches = [v for v in product.variants if _matches(v, wanted)]
+    if not matches:
+        raise NotFound(f"{product.name} has no variant with "
+                       + ", ".join(f"{k}:{v}" for k, v in wanted.items()))
+    return product, matches[0]

@@ -40,6 +40,9 @@ class SqlCatalogReader:
                             ) -> tuple[list[Product], int]:
         return await repo.list_products(self.conn, store_id, skip=skip, take=take, text=text)
 
+    async def product_by_id(self, product_id: UUID) -> Product | None:
+        return await repo.product_by_id(self.conn, product_id)
+
 
 class SqlStoreWriter:
     def __init__(self, conn: AsyncConnection) -> None:

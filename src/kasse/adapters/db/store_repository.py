@@ -262,6 +262,12 @@ async def products_by_reference(conn: AsyncConnection, store_id: UUID,
     return await _hydrate_products(conn, rows)
 
 
+async def product_by_id(conn: AsyncConnection, product_id: UUID) -> Product | None:
+    rows = (await conn.execute(select(t.products).where(t.products.c.id == product_id))).all()
+    found = await _hydrate_products(conn, rows)
+    return found[0] if found else None
+
+
 async def list_products(conn: AsyncConnection, store_id: UUID, *, skip: int, take: int,
                         text: str | None) -> tuple[list[Product], int]:
     """A page of the store's products in catalog order, and how many match in all."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
@@ -10,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from kasse import __version__
 from kasse.adapters.db.database import Database
@@ -19,9 +17,9 @@ from kasse.adapters.db.storage import SqlStorage
 from kasse.api import problems
 from kasse.api.formatting import format_amount
 from kasse.api.limits import BodySizeLimit, RejectNulBytes
+from kasse.api.openapi import openapi_document
 from kasse.api.responses import JsonResponse
 from kasse.api.routes import catalog, content, hosted_checkout, inline_checkout, orders
-from kasse.api.routes.orders import PREFIX
 from kasse.bootstrap import MountedGateway, api_keys, secret_key, test_gateway_merchants
 from kasse.config import Settings
 from kasse.payments.registry import ProviderRegistry
@@ -30,7 +28,6 @@ from kasse.services.catalog import StoreDirectory
 from kasse.services.checkout import Checkout
 from kasse.services.orders import Orders
 
-REQUIRED_HEADERS = {"api-key", "store"}
 DESCRIPTION = (
     "kasse speaks the Umbraco Commerce Storefront API. Send `Api-Key` and `Store` headers "
     "(the hosted checkout endpoints need no key). Errors are RFC 9457 problem documents."
@@ -92,7 +89,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RejectNulBytes)
     return app
@@ -111,38 +108,3 @@ async def _prime_routes(app: FastAPI) -> None:
         return None
 
     await app(scope, receive, send)
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    if app.openapi_schema:
-        return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                         routes=app.routes)
-    for item in schema.get("paths", {}).values():
-        for operation in item.values():
-            for param in operation.get("parameters", []):
-                if param.get("in") == "header" and param["name"].lower() in REQUIRED_HEADERS:
-                    param["required"] = True
-            operation.get("responses", {}).pop("422", None)
-    _add_payment_link_lookup(schema)
-    schema.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
-    schema.get("components", {}).get("schemas", {}).pop("ValidationError", None)
-    app.openapi_schema = schema
-    return schema
-
-
-def _add_payment_link_lookup(schema: dict[str, Any]) -> None:
-    """The contract lists the payment-link lookup as its own path, although it is the same
-    route as the order read; document it the way the contract does."""
-    paths = schema.get("paths", {})
-    by_id = paths.get(f"{PREFIX}/v1/order/{{orderId}}", {}).get("get")
-    if by_id is None:
-        return
-    lookup = copy.deepcopy(by_id)
-    lookup["operationId"] = "getOrderByPaymentLinkToken"
-    lookup["summary"] = "Gets the open order of a payment link"
-    for param in lookup.get("parameters", []):
-        if param.get("in") == "path":
-            param["name"] = "paymentLinkToken"
-            param["description"] = "A payment link token (`kasse payment-link`)"
-    paths[f"{PREFIX}/v1/order/{{paymentLinkToken}}"] = {"get": lookup}

@@ -39,13 +39,22 @@ def format_amount(value: Decimal, currency: Currency) -> str:
 
     A currency's ``format_template`` (``"{0} EUR"``) overrides the culture's pattern.
     """
-    locale = _locale(currency.culture)
-    digits = currency.decimal_places
-    if currency.format_template and "{0}" in currency.format_template:
+    # Formatting through the culture's rules is costly and an order shows the same few
+    # amounts again and again, so results are kept. The key is the amount's exact text:
+    # equal Decimals such as 0 and -0 may be written differently.
+    return _formatted(str(value), currency.code, currency.culture, currency.decimal_places,
+                      currency.format_template)
+
+
+@lru_cache(maxsize=8192)
+def _formatted(value: str, code: str, culture: str, digits: int, template: str | None
+               ) -> str:
+    amount = Decimal(value)
+    locale = _locale(culture)
+    if template and "{0}" in template:
         pattern = "#,##0" + ("." + "0" * digits if digits else "")
-        return currency.format_template.replace(
-            "{0}", format_decimal(value, format=pattern, locale=locale))
-    return format_currency(value, currency.code, format=_currency_pattern(currency.culture, digits),
+        return template.replace("{0}", format_decimal(amount, format=pattern, locale=locale))
+    return format_currency(amount, code, format=_currency_pattern(culture, digits),
                            locale=locale, currency_digits=False)
 
 

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema
 
 from kasse.api.dto import (
     AdjustedPriceDto,
@@ -119,7 +119,7 @@ class UpdateAddressRequestDto(Request):
 
 class UpdateShippingAddressRequestDto(UpdateAddressRequestDto):
     contact: UpdateContactRequestDto | None = None
-    sameAsBilling: bool
+    sameAsBilling: StrictBool
 
 
 class UpdateOrderRequestDto(Request):

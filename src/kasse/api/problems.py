@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -82,6 +83,20 @@ def _notifying(request: Request, detail: str) -> dict[str, str] | None:
         [{"message": detail, "category": "Validation", "type": "Error"}], ensure_ascii=True)}
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the API documents at this path (several routes may share a path)."""
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+        request.app.state, "allowed_methods", None)
+    if table is None:
+        table = []
+        for template, item in request.app.openapi().get("paths", {}).items():
+            pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+            table.append((re.compile(f"^{pattern}$"), {m.upper() for m in item}))
+        request.app.state.allowed_methods = table
+    path = request.url.path
+    return sorted({m for regex, methods in table if regex.match(path) for m in methods})
+
+
 def install(app: FastAPI) -> None:
     """Register handlers so that no error ever leaves as HTML or a stack trace."""
 
@@ -120,7 +135,12 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404:
             detail = f"no resource at {request.url.path}"
         elif exc.status_code == 405:
+            allowed = allowed_methods(request)
             detail = f"{request.method} is not allowed on {request.url.path}"
+            if not allowed:
+                return problem(405, detail)
+            return problem(405, f"{detail}; allowed: {', '.join(allowed)}",
+                           headers={"Allow": ", ".join(allowed)})
         else:
             detail = str(exc.detail)
         return problem(exc.status_code, detail, headers=getattr(exc, "headers", None))

@@ -68,8 +68,14 @@ def sub(tree: Tree | None, key: str) -> Tree | None:
     return tree.get(key.lower())
 
 
+# What identifies an object always stays, so a trimmed response is still a valid DTO.
+ALWAYS_KEPT = frozenset({"id", "$type", "code", "alias", "productreference", "sku",
+                         "ordernumber", "token"})
+
+
 def apply_fields(value: Any, tree: Tree) -> Any:
-    """Keep only the requested properties (and always ``id`` and ``$type``)."""
+    """Keep only the requested properties, and always the identifying ones (``id``,
+    ``$type``, ``code``/``alias``, a product's reference and SKU, an order number)."""
     if not tree:
         return value
     if isinstance(value, list):
@@ -79,7 +85,7 @@ def apply_fields(value: Any, tree: Tree) -> Any:
     kept: dict[str, Any] = {}
     for key, item in value.items():
         lowered = key.lower()
-        if lowered in ("id", "$type"):
+        if lowered in ALWAYS_KEPT:
             kept[key] = item
         elif lowered in tree:
             kept[key] = apply_fields(item, tree[lowered])

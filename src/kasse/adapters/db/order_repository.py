@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,6 +16,22 @@ from kasse.domain.errors import ConcurrentUpdate
 from kasse.domain.order import Order, OrderLine
 
 MAX_CUSTOMER_ORDERS = 200
+
+# The statements of the hot paths are built once: building a statement and its cache key
+# on every call cost more than running it.
+_ORDER = select(orders).where(orders.c.id == bindparam("b_id"),
+                              orders.c.store_id == bindparam("b_store_id"))
+_ORDER_FOR_UPDATE = _ORDER.with_for_update()
+_LINES = (select(order_lines).where(order_lines.c.order_id == bindparam("b_order_id"))
+          .order_by(order_lines.c.position))
+_SAVE = update(orders).where(orders.c.id == bindparam("b_id"),
+                             orders.c.version == bindparam("b_version"))
+_DELETE_LINES = delete(order_lines).where(order_lines.c.order_id == bindparam("b_order_id"))
+_BUMP = (update(number_sequences)
+         .where(number_sequences.c.store_id == bindparam("b_store_id"),
+                number_sequences.c.kind == bindparam("b_kind"))
+         .values(last_value=number_sequences.c.last_value + 1)
+         .returning(number_sequences.c.last_value))
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -124,16 +140,13 @@ class SqlOrderRepository:
 
     async def get(self, store_id: UUID, order_id: UUID, *, for_update: bool = False
                   ) -> Order | None:
-        query = select(orders).where(orders.c.id == order_id, orders.c.store_id == store_id)
-        if for_update and self._locks:
-            # An extra on PostgreSQL: writers of one order queue instead of retrying.
-            query = query.with_for_update()
-        row = (await self.conn.execute(query)).first()
+        # A row lock is an extra on PostgreSQL: writers of one order queue, not retry.
+        query = _ORDER_FOR_UPDATE if for_update and self._locks else _ORDER
+        row = (await self.conn.execute(query, {"b_id": order_id, "b_store_id": store_id})
+               ).first()
         if row is None:
             return None
-        lines = (await self.conn.execute(
-            select(order_lines).where(order_lines.c.order_id == order_id)
-            .order_by(order_lines.c.position))).all()
+        lines = (await self.conn.execute(_LINES, {"b_order_id": order_id})).all()
         order = _order_from(row, lines)
         self._loaded_lines[order.id] = _line_rows(order)
         return order
@@ -148,16 +161,15 @@ class SqlOrderRepository:
 
     async def save(self, order: Order) -> None:
         """Write the order if nobody saved it since it was loaded; bumps ``version``."""
-        result = await self.conn.execute(
-            update(orders)
-            .where(orders.c.id == order.id, orders.c.version == order.version)
-            .values(version=order.version + 1, **_order_values(order)))
+        result = await self.conn.execute(_SAVE, {
+            "b_id": order.id, "b_version": order.version, "version": order.version + 1,
+            **_order_values(order)})
         if result.rowcount != 1:
             raise ConcurrentUpdate(f"order {order.id} was changed by another request")
         order.version += 1
         rows = _line_rows(order)
         if rows != self._loaded_lines.get(order.id):
-            await self.conn.execute(delete(order_lines).where(order_lines.c.order_id == order.id))
+            await self.conn.execute(_DELETE_LINES, {"b_order_id": order.id})
             if rows:
                 await self.conn.execute(insert(order_lines), rows)
             self._loaded_lines[order.id] = rows
@@ -170,11 +182,8 @@ class SqlOrderRepository:
 
     async def next_number(self, store_id: UUID, kind: str) -> int:
         """The next value of a store's counter; unique across processes (gaps possible)."""
-        bump = (update(number_sequences)
-                .where(number_sequences.c.store_id == store_id, number_sequences.c.kind == kind)
-                .values(last_value=number_sequences.c.last_value + 1)
-                .returning(number_sequences.c.last_value))
-        value = (await self.conn.execute(bump)).scalar()
+        keys = {"b_store_id": store_id, "b_kind": kind}
+        value = (await self.conn.execute(_BUMP, keys)).scalar()
         if value is not None:
             return int(value)
         try:
@@ -183,7 +192,7 @@ class SqlOrderRepository:
                     store_id=store_id, kind=kind, last_value=1))
             return 1
         except IntegrityError:  # another process created the counter first
-            value = (await self.conn.execute(bump)).scalar_one()
+            value = (await self.conn.execute(_BUMP, keys)).scalar_one()
             return int(value)
 
     async def finalized_for_customer(self, store_id: UUID, reference_or_email: str

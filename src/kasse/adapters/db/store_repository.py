@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, or_, select
+from sqlalchemy import Row, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kasse.adapters.db import tables as t
@@ -31,6 +31,22 @@ from kasse.domain.store import (
     TaxClass,
     TaxRate,
 )
+
+# Statements of the per-request paths, built once (see order_repository).
+_STORE_BY_ALIAS = (select(t.stores.c.id, t.stores.c.config_version)
+                   .where(func.lower(t.stores.c.alias) == bindparam("b_alias")).limit(1))
+_STORE_BY_ALIAS_OR_ID = (select(t.stores.c.id, t.stores.c.config_version)
+                         .where(or_(func.lower(t.stores.c.alias) == bindparam("b_alias"),
+                                    t.stores.c.id == bindparam("b_id"))).limit(1))
+_PRODUCTS_BY_REFERENCE = select(t.products).where(
+    t.products.c.store_id == bindparam("b_store_id"),
+    t.products.c.reference.in_(bindparam("b_references", expanding=True)))
+_VARIANTS_OF = (select(t.product_variants)
+                .where(t.product_variants.c.product_id.in_(
+                    bindparam("b_product_ids", expanding=True)))
+                .order_by(t.product_variants.c.sort_order, t.product_variants.c.reference))
+_PRICES_OF = (select(t.prices.c.owner_id, t.prices.c.currency_id, t.prices.c.value)
+              .where(t.prices.c.owner_id.in_(bindparam("b_owner_ids", expanding=True))))
 
 
 def _as_uuid(text: str) -> UUID | None:
@@ -55,12 +71,12 @@ def _store(row: Row[Any]) -> Store:
 async def find_store_row(conn: AsyncConnection, id_or_alias: str) -> tuple[UUID, int] | None:
     """(id, config_version) of the store with this id or alias (aliases ignore case)."""
     wanted = _as_uuid(id_or_alias)
-    condition = func.lower(t.stores.c.alias) == id_or_alias.strip().lower()
-    if wanted is not None:
-        condition = or_(condition, t.stores.c.id == wanted)
-    row = (await conn.execute(
-        select(t.stores.c.id, t.stores.c.config_version).where(condition).limit(1)
-    )).first()
+    alias = id_or_alias.strip().lower()
+    if wanted is None:
+        result = await conn.execute(_STORE_BY_ALIAS, {"b_alias": alias})
+    else:
+        result = await conn.execute(_STORE_BY_ALIAS_OR_ID, {"b_alias": alias, "b_id": wanted})
+    row = result.first()
     return (row.id, row.config_version) if row else None
 
 
@@ -73,10 +89,7 @@ async def _prices_of(conn: AsyncConnection, owner_ids: Sequence[UUID]
                      ) -> dict[UUID, Mapping[UUID, Decimal]]:
     found: dict[UUID, dict[UUID, Decimal]] = defaultdict(dict)
     if owner_ids:
-        rows = await conn.execute(
-            select(t.prices.c.owner_id, t.prices.c.currency_id, t.prices.c.value)
-            .where(t.prices.c.owner_id.in_(owner_ids))
-        )
+        rows = await conn.execute(_PRICES_OF, {"b_owner_ids": list(owner_ids)})
         for owner_id, currency_id, value in rows:
             found[owner_id][currency_id] = value
     return {k: MappingProxyType(v) for k, v in found.items()}
@@ -237,10 +250,7 @@ async def _hydrate_products(conn: AsyncConnection, rows: Sequence[Row[Any]]) -> 
     if not rows:
         return []
     product_ids = [r.id for r in rows]
-    variant_rows = (await conn.execute(
-        select(t.product_variants).where(t.product_variants.c.product_id.in_(product_ids))
-        .order_by(t.product_variants.c.sort_order, t.product_variants.c.reference)
-    )).all()
+    variant_rows = (await conn.execute(_VARIANTS_OF, {"b_product_ids": product_ids})).all()
     prices = await _prices_of(conn, product_ids + [v.id for v in variant_rows])
     variants: dict[UUID, list[ProductVariant]] = defaultdict(list)
     for v in variant_rows:
@@ -255,10 +265,8 @@ async def _hydrate_products(conn: AsyncConnection, rows: Sequence[Row[Any]]) -> 
 
 async def products_by_reference(conn: AsyncConnection, store_id: UUID,
                                 references: Sequence[str]) -> list[Product]:
-    rows = (await conn.execute(
-        select(t.products).where(t.products.c.store_id == store_id,
-                                 t.products.c.reference.in_(list(references)))
-    )).all()
+    rows = (await conn.execute(_PRODUCTS_BY_REFERENCE, {
+        "b_store_id": store_id, "b_references": list(references)})).all()
     return await _hydrate_products(conn, rows)
 
 

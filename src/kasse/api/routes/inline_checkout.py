@@ -91,8 +91,8 @@ async def payment_methods(orderId: OrderId, config: Config, _: Sess,  # noqa: N8
                           s: ShapeDep, checkout: CheckoutDep) -> JsonResponse:
     view = View(config)
     choices = await inline.payment_methods(checkout, config, _uuid(orderId))
-    body = [{**view.payment_method(c.method, s.expand), "$type": "PaymentMethodWithFee",
-             "fee": view.price(c.fee)} for c in choices]
+    body = [{**view.payment_method(c.method, s.expand), "fee": view.price(c.fee)}
+            for c in choices]
     return JsonResponse(apply_fields(body, s.fields))
 
 
@@ -104,7 +104,7 @@ async def shipping_methods(orderId: OrderId, config: Config, _: Sess,  # noqa: N
                            s: ShapeDep, checkout: CheckoutDep) -> JsonResponse:
     view = View(config)
     choices = await inline.shipping_methods(checkout, config, _uuid(orderId))
-    body = [{**view.shipping_method(c.method, s.expand), "$type": "ShippingMethodWithRates",
+    body = [{**view.shipping_method(c.method, s.expand),
              "rates": [{"option": {"id": r.option.alias, "name": r.option.name}
                         if r.option else None, "packageId": None, "value": view.price(r.price)}
                        for r in c.rates]} for c in choices]

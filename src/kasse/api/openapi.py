@@ -1,0 +1,67 @@
+"""kasse's OpenAPI document: FastAPI's, adjusted to say what kasse really does.
+
+- ``Api-Key`` and ``Store`` are required where they are parameters;
+- every error is an RFC 9457 problem document (``application/problem+json``), declared
+  per status where the contract lists one and as the ``default`` response everywhere;
+- FastAPI's 422 validation shape is gone (kasse answers 400 problems);
+- the payment-link lookup is listed under its own path, as in the contract.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+PREFIX = "/umbraco/commerce/storefront/api"
+REQUIRED_HEADERS = {"api-key", "store"}
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
+
+
+def openapi_document(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                         routes=app.routes)
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            _adjust(operation)
+    _add_payment_link_lookup(schema)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    app.openapi_schema = schema
+    return schema
+
+
+def _adjust(operation: dict[str, Any]) -> None:
+    for param in operation.get("parameters", []):
+        if param.get("in") == "header" and param["name"].lower() in REQUIRED_HEADERS:
+            param["required"] = True
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    responses.pop("422", None)
+    for status, response in responses.items():
+        if status.isdigit() and int(status) >= 400:
+            response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
+    responses["default"] = {"description": "A problem document (RFC 9457)",
+                            "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
+
+
+def _add_payment_link_lookup(schema: dict[str, Any]) -> None:
+    """The contract lists the payment-link lookup as its own path, although it is the same
+    route as the order read; document it the way the contract does."""
+    paths = schema.get("paths", {})
+    by_id = paths.get(f"{PREFIX}/v1/order/{{orderId}}", {}).get("get")
+    if by_id is None:
+        return
+    lookup = copy.deepcopy(by_id)
+    lookup["operationId"] = "getOrderByPaymentLinkToken"
+    lookup["summary"] = "Gets the open order of a payment link"
+    for param in lookup.get("parameters", []):
+        if param.get("in") == "path":
+            param["name"] = "paymentLinkToken"
+            param["description"] = "A payment link token (`kasse payment-link`)"
+    paths[f"{PREFIX}/v1/order/{{paymentLinkToken}}"] = {"get": lookup}

@@ -266,7 +266,7 @@ def test_the_whole_inline_journey(client: TestClient) -> None:
     methods = by_alias(shipping)
     assert list(methods) == ["standard", "express", "courier"]
     for method in shipping:
-        assert method["$type"] == "ShippingMethodWithRates"
+        assert method["$type"] == "ShippingMethod"
         assert set(method) >= {"id", "alias", "name", "rates"}
     assert [(r["option"], money(r["value"])) for r in methods["standard"]["rates"]] == [
         (None, STANDARD_DE)]
@@ -288,7 +288,7 @@ def test_the_whole_inline_journey(client: TestClient) -> None:
     payment = ok(client.get(checkout_url(order_id, "paymentmethods")))
     methods = by_alias(payment)
     assert set(methods) == {"invoicing", "card"}
-    assert methods["invoicing"]["$type"] == "PaymentMethodWithFee"
+    assert methods["invoicing"]["$type"] == "PaymentMethod"
     assert methods["invoicing"]["paymentProviderAlias"] == "invoicing"
     assert money(methods["invoicing"]["fee"]) == INVOICING_FEE
     assert money(methods["card"]["fee"]) == CARD_FEE_DE

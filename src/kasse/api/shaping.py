@@ -68,14 +68,11 @@ def sub(tree: Tree | None, key: str) -> Tree | None:
     return tree.get(key.lower())
 
 
-# What identifies an object always stays, so a trimmed response is still a valid DTO.
-ALWAYS_KEPT = frozenset({"id", "$type", "code", "alias", "productreference", "sku",
-                         "ordernumber", "token"})
+ALWAYS_KEPT = frozenset({"id", "$type"})
 
 
 def apply_fields(value: Any, tree: Tree) -> Any:
-    """Keep only the requested properties, and always the identifying ones (``id``,
-    ``$type``, ``code``/``alias``, a product's reference and SKU, an order number)."""
+    """Keep only the requested properties (and always ``id`` and ``$type``)."""
     if not tree:
         return value
     if isinstance(value, list):

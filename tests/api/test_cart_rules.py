@@ -152,7 +152,7 @@ def test_a_product_with_variants_needs_one(client: TestClient, cart: dict[str, A
             "merino-tee", "productVariantReference")
 
 
-@pytest.mark.parametrize("quantity", [0, -1, "-0.5"])
+@pytest.mark.parametrize("quantity", [0, -1, -0.5])
 def test_quantity_must_be_positive_when_adding(client: TestClient, cart: dict[str, Any],
                                                quantity: Any) -> None:
     refused(client, cart, add(client, cart["id"], "trail-backpack", quantity), 400,

@@ -16,7 +16,7 @@ from kasse.adapters.db.migrate import upgrade_engine
 from kasse.adapters.db.storage import SqlStorage
 from kasse.api import problems
 from kasse.api.formatting import format_amount
-from kasse.api.limits import BodySizeLimit, RejectNulBytes
+from kasse.api.limits import BodySizeLimit, RejectNulBytes, RequireJson
 from kasse.api.openapi import openapi_document
 from kasse.api.responses import JsonResponse
 from kasse.api.routes import catalog, content, hosted_checkout, inline_checkout, orders
@@ -90,6 +90,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         return {"status": "ok"}
 
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
+    # The last added runs first: NUL bytes, then body size, then the content type.
+    app.add_middleware(RequireJson, prefix="/umbraco/commerce/storefront/api")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RejectNulBytes)
     return app

@@ -74,3 +74,33 @@ class RejectNulBytes:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+JSON_TYPES = (b"application/json", b"application/problem+json")
+
+
+class RequireJson:
+    """Storefront API requests with a body must send JSON (415 otherwise), so a wrong
+    content type gets a clear answer rather than a confusing validation message. The
+    hosted pages (form posts from gateways) are not part of this."""
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH")
+                and scope["path"].startswith(self.prefix) and "/pay/" not in scope["path"]):
+            headers = dict(scope.get("headers", []))
+            content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            has_body = headers.get(b"content-length", b"0") not in (b"0", b"") or (
+                b"transfer-encoding" in headers)
+            if has_body and content_type not in JSON_TYPES and not (
+                    content_type.startswith(b"application/") and content_type.endswith(b"+json")):
+                shown = content_type.decode("latin-1")[:80] or "none"
+                response = problem(415, f"the request body must be JSON "
+                                        f"(Content-Type: application/json), not {shown}",
+                                   "unsupported-media-type")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -12,7 +12,14 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    WithJsonSchema,
+)
 
 from kasse.api.dto import (
     AdjustedPriceDto,
@@ -52,7 +59,16 @@ from kasse.api.dto import (
 )
 from kasse.api.dto import DiscountReferenceDto as DiscountReferenceDto
 
-Number = Annotated[Decimal, WithJsonSchema({"type": "number", "format": "double"})]
+
+def _json_number(value: Any) -> Any:
+    """A JSON number, not text or a boolean that happens to convert to one."""
+    if isinstance(value, (str, bool)):
+        raise ValueError("must be a number")
+    return value
+
+
+Number = Annotated[Decimal, BeforeValidator(_json_number),
+                   WithJsonSchema({"type": "number", "format": "double"})]
 
 
 class Request(BaseModel):

@@ -190,6 +190,9 @@ class Order:
         self.ensure_open()
         check_quantity(quantity)
         props = clean_properties(properties, "properties")
+        if bundle_id is not None and (not bundle_id.strip() or len(bundle_id) > 100 or any(
+                ord(c) < 32 or ord(c) == 127 for c in bundle_id)):
+            raise InvalidInput("bundleId must be 1 to 100 printable characters")
         if bundle_id is not None and any(line.bundle_id == bundle_id for line in self.lines):
             raise InvalidInput(f"the order already has a bundle {bundle_id!r}")
         siblings = self.bundle(into_bundle).children if into_bundle is not None else self.lines

@@ -65,7 +65,12 @@ def parse_origin(value: str | None) -> str | None:
     if value is None or not value.strip() or value.strip() == "null":
         return None
     origin = value.strip().rstrip("/")
-    if len(origin) > 300 or not _ORIGIN.match(origin):
+    try:
+        valid = len(origin) <= 300 and bool(_ORIGIN.match(origin)) and (
+            urlsplit(origin).port or 0) <= 65535
+    except ValueError:  # a port out of range
+        valid = False
+    if not valid:
         raise InvalidInput("Origin header must be an origin such as https://shop.example "
                            "(scheme, host and optional port)")
     return origin

@@ -3,6 +3,7 @@
 
     python3 tasks.py run     set up .venv, migrate, load the demo store, serve on :8080
     python3 tasks.py test    set up .venv with test tools and run the whole suite
+    python3 tasks.py bench   run the benchmarks (see the README's performance section)
 
 ``test`` passes further arguments to pytest. ``test --postgres URL`` runs the suite
 against a fresh database created on that PostgreSQL server.
@@ -67,20 +68,26 @@ def test(args: list[str]) -> int:
     engine = "PostgreSQL" if env.get("KASSE_TEST_DATABASE_URL") else "SQLite"
     print(f"running the test suite on {engine}", flush=True)
     if not args:
-        _sh(BIN / "ruff", "check", "src", "tests", "tasks.py", env=env)
+        _sh(BIN / "ruff", "check", "src", "tests", "bench", "tasks.py", env=env)
         _sh(BIN / "mypy", env=env)
     result = subprocess.run([str(PYTHON), "-m", "pytest", *args], cwd=ROOT, env=env)
     return result.returncode
 
 
+def bench(args: list[str]) -> int:
+    """The benchmarks (bench/): kasse and a bare baseline under load, on both engines."""
+    ensure_venv("test")
+    return subprocess.run([str(PYTHON), "-m", "bench", *args], cwd=ROOT).returncode
+
+
 def main() -> int:
     if sys.version_info < (3, 11):  # noqa: UP036 (tells users of an old python3 why)
         sys.exit("kasse needs Python 3.11 or newer")
-    if len(sys.argv) < 2 or sys.argv[1] not in ("run", "test"):
+    commands = {"run": run, "test": test, "bench": bench}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2
-    command, rest = sys.argv[1], sys.argv[2:]
-    return run(rest) if command == "run" else test(rest)
+    return commands[sys.argv[1]](sys.argv[2:])
 
 
 if __name__ == "__main__":

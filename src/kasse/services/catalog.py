@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
@@ -17,17 +18,26 @@ MAX_TAKE = 100
 class StoreDirectory:
     """Finds a store by id or alias and keeps its configuration per ``config_version``.
 
-    Each lookup costs one small query; the full configuration is reloaded only when an
-    import (in any process) has bumped the version.
+    Whether an import (in any process) has bumped the version is checked with one small
+    query at most once per ``recheck_seconds`` for each name a store is asked for by, so
+    a busy shop does not pay a query per request and an import is seen within that time.
     """
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, recheck_seconds: float = 1.0) -> None:
         self._storage = storage
         self._cache: dict[UUID, StoreConfig] = {}
+        self._checked: dict[str, tuple[float, UUID]] = {}
+        self._recheck = recheck_seconds
 
     async def get(self, id_or_alias: str) -> StoreConfig:
         if not id_or_alias or not id_or_alias.strip():
             raise InvalidInput("the Store header is required (a store id or alias)")
+        key = id_or_alias.strip().lower()
+        checked = self._checked.get(key)
+        if checked is not None and time.monotonic() - checked[0] < self._recheck:
+            cached = self._cache.get(checked[1])
+            if cached is not None:
+                return cached
         async with self._storage.reading() as reader:
             found = await reader.find_store(id_or_alias)
             if found is None:
@@ -35,13 +45,19 @@ class StoreDirectory:
             store_id, version = found
             cached = self._cache.get(store_id)
             if cached is not None and cached.store.config_version == version:
+                self._remember(key, store_id)
                 return cached
             config = await reader.load_store_config(store_id)
         if config is None:
             raise StoreNotFound(f"no store with id or alias {id_or_alias.strip()!r}")
         self._cache[store_id] = config
+        self._remember(key, store_id)
         return config
 
+    def _remember(self, key: str, store_id: UUID) -> None:
+        if len(self._checked) > 1000:  # names are what clients send: keep the map small
+            self._checked.clear()
+        self._checked[key] = (time.monotonic(), store_id)
 
     async def payment_method(self, method_id: UUID) -> tuple[StoreConfig, PaymentMethod] | None:
         """The store and payment method with this id (for gateway callbacks, which name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
@@ -19,9 +20,18 @@ MAX_CUSTOMER_ORDERS = 200
 
 # The statements of the hot paths are built once: building a statement and its cache key
 # on every call cost more than running it.
-_ORDER = select(orders).where(orders.c.id == bindparam("b_id"),
-                              orders.c.store_id == bindparam("b_store_id"))
-_ORDER_FOR_UPDATE = _ORDER.with_for_update()
+# An order and its lines in one statement: one round trip, and one consistent snapshot.
+_LINE_COLUMNS = [column.label(f"l_{column.name}") for column in order_lines.c]
+_ORDER_WITH_LINES = (
+    select(orders, *_LINE_COLUMNS)
+    .select_from(orders.outerjoin(order_lines, order_lines.c.order_id == orders.c.id))
+    .where(orders.c.id == bindparam("b_id"), orders.c.store_id == bindparam("b_store_id"))
+    .order_by(order_lines.c.position))
+# With a row lock, the lines must be read after the lock is granted: in PostgreSQL's READ
+# COMMITTED a joined read would re-check the locked order row but keep stale lines.
+_ORDER_FOR_UPDATE = select(orders).where(
+    orders.c.id == bindparam("b_id"), orders.c.store_id == bindparam("b_store_id")
+).with_for_update()
 _LINES = (select(order_lines).where(order_lines.c.order_id == bindparam("b_order_id"))
           .order_by(order_lines.c.position))
 _SAVE = update(orders).where(orders.c.id == bindparam("b_id"),
@@ -140,13 +150,22 @@ class SqlOrderRepository:
 
     async def get(self, store_id: UUID, order_id: UUID, *, for_update: bool = False
                   ) -> Order | None:
-        # A row lock is an extra on PostgreSQL: writers of one order queue, not retry.
-        query = _ORDER_FOR_UPDATE if for_update and self._locks else _ORDER
-        row = (await self.conn.execute(query, {"b_id": order_id, "b_store_id": store_id})
-               ).first()
-        if row is None:
-            return None
-        lines = (await self.conn.execute(_LINES, {"b_order_id": order_id})).all()
+        params = {"b_id": order_id, "b_store_id": store_id}
+        if for_update and self._locks:
+            # A row lock is an extra on PostgreSQL: writers of one order queue, not retry.
+            row = (await self.conn.execute(_ORDER_FOR_UPDATE, params)).first()
+            if row is None:
+                return None
+            lines: Sequence[Any] = (await self.conn.execute(
+                _LINES, {"b_order_id": order_id})).all()
+        else:
+            rows = (await self.conn.execute(_ORDER_WITH_LINES, params)).all()
+            if not rows:
+                return None
+            row = rows[0]
+            lines = [SimpleNamespace(**{name[2:]: value for name, value in r._mapping.items()
+                                        if name.startswith("l_")})
+                     for r in rows if r.l_id is not None]
         order = _order_from(row, lines)
         self._loaded_lines[order.id] = _line_rows(order)
         return order

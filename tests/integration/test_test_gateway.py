@@ -42,7 +42,7 @@ from kasse.payments.testgateway import (
     verify_return,
     verify_webhook,
 )
-from kasse.payments.testgateway.app import main
+from kasse.payments.testgateway.cli import main
 
 MERCHANT = "demo"
 SECRET = "demo-signing-secret"

@@ -13,27 +13,23 @@ request it answers.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import datetime
 import hmac
 import json
 import logging
-import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from importlib import resources
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 import jinja2
 from starlette.applications import Starlette
-from starlette.datastructures import FormData, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -41,6 +37,14 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kasse.payments.testgateway.cards import TEST_CARDS, card_outcome
+from kasse.payments.testgateway.forms import (
+    _card_problems,
+    _form_strings,
+    _parse_amount,
+    _pay_form_problems,
+    _with_query,
+)
+from kasse.payments.testgateway.models import GatewayConfig, Payment, WebhookEvent, _new_id
 from kasse.payments.testgateway.signing import (
     WEBHOOK_SIGNATURE_HEADER,
     sign_return,
@@ -48,7 +52,7 @@ from kasse.payments.testgateway.signing import (
     verify_fields,
 )
 
-__all__ = ["BEHAVIOURS", "GatewayConfig", "Payment", "create_gateway_app", "main"]
+__all__ = ["BEHAVIOURS", "GatewayConfig", "Payment", "create_gateway_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,186 +85,6 @@ SECURITY_HEADERS: Final = (
 )
 
 MAX_BODY_SIZE: Final = 64 * 1024
-MAX_REFERENCE_LENGTH: Final = 200
-MAX_DESCRIPTION_LENGTH: Final = 1000
-MAX_URL_LENGTH: Final = 2000
-MAX_HOLDER_LENGTH: Final = 100
-
-_AMOUNT = re.compile(r"(?:0|[1-9][0-9]{0,11})(?:\.([0-9]{1,3}))?")
-_CURRENCY = re.compile(r"[A-Za-z]{3}")
-_EXPIRY = re.compile(r"([0-9]{1,2})\s*/\s*([0-9]{2}|[0-9]{4})")
-_CVC = re.compile(r"[0-9]{3,4}")
-_RETURN_URL_FIELDS: Final = ("success_url", "cancel_url", "error_url", "webhook_url")
-_REQUIRED_FIELDS: Final = ("merchant", "reference", "amount", "currency", *_RETURN_URL_FIELDS)
-
-
-@dataclass(frozen=True)
-class GatewayConfig:
-    """How a test gateway behaves.
-
-    ``merchants`` maps merchant ids to their shared signing secrets. Webhooks are sent
-    ``webhook_delay`` seconds after the outcome (``late_delay`` for the "late" behaviour);
-    a delivery answered with a non-2xx status or failing to connect is retried after each
-    of ``retry_delays`` in turn. One attempt gives up after ``webhook_timeout`` seconds.
-    """
-
-    merchants: dict[str, str]
-    webhook_delay: float = 0.0
-    late_delay: float = 2.0
-    retry_delays: tuple[float, ...] = (0.5, 1, 2, 4, 8, 16)
-    webhook_timeout: float = 10
-
-
-@dataclass
-class Payment:
-    """One payment as the gateway remembers it."""
-
-    payment_id: str
-    merchant: str
-    reference: str
-    amount: str
-    currency: str
-    description: str
-    success_url: str
-    cancel_url: str
-    error_url: str
-    webhook_url: str
-    created: float
-    places: int
-    status: str = "created"
-    outcome: str | None = None
-    behaviour: str = "normal"
-    captured_amount: Decimal = Decimal(0)
-    refunded_amount: Decimal = Decimal(0)
-    webhook_attempts: list[dict[str, Any]] = field(default_factory=list)
-
-    def format(self, value: Decimal) -> str:
-        """``value`` with as many decimals as the payment amount has."""
-        return f"{value.quantize(Decimal(1).scaleb(-self.places)):f}"
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "payment_id": self.payment_id,
-            "reference": self.reference,
-            "merchant": self.merchant,
-            "amount": self.amount,
-            "currency": self.currency,
-            "description": self.description,
-            "status": self.status,
-            "created": int(self.created),
-            "captured_amount": self.format(self.captured_amount),
-            "refunded_amount": self.format(self.refunded_amount),
-            "webhook_attempts": [dict(attempt) for attempt in self.webhook_attempts],
-        }
-
-
-@dataclass(frozen=True)
-class WebhookEvent:
-    event_id: str
-    type: str
-    created: int
-    body: bytes
-
-
-def _new_id(prefix: str) -> str:
-    return prefix + secrets.token_hex(12)
-
-
-def _with_query(url: str, params: Mapping[str, str]) -> str:
-    """``url`` with ``params`` added to its query (replacing any of the same name)."""
-    parts = urlsplit(url)
-    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-            if k not in params]
-    return urlunsplit(parts._replace(query=urlencode([*kept, *params.items()])))
-
-
-def _parse_amount(value: str) -> tuple[Decimal, int] | None:
-    """(amount, number of decimals) of a positive decimal string, else None."""
-    match = _AMOUNT.fullmatch(value)
-    if match is None:
-        return None
-    try:
-        amount = Decimal(value)
-    except InvalidOperation:  # pragma: no cover - the pattern only lets numbers through
-        return None
-    if amount <= 0:
-        return None
-    return amount, len(match.group(1) or "")
-
-
-def _url_problem(name: str, value: str) -> str | None:
-    if len(value) > MAX_URL_LENGTH:
-        return f"{name} is longer than {MAX_URL_LENGTH} characters"
-    if any(char.isspace() for char in value):
-        return f"{name} must not contain spaces"
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"{name} must be an absolute http(s) URL"
-    return None
-
-
-def _pay_form_problems(fields: Mapping[str, str]) -> list[str]:
-    problems = [f"{name} is missing" for name in _REQUIRED_FIELDS if not fields.get(name)]
-    reference = fields.get("reference", "")
-    if len(reference) > MAX_REFERENCE_LENGTH:
-        problems.append(f"reference is longer than {MAX_REFERENCE_LENGTH} characters")
-    amount = fields.get("amount")
-    if amount and _parse_amount(amount) is None:
-        problems.append("amount must be a decimal number greater than 0 with at most "
-                        "3 decimals, like 123.45")
-    currency = fields.get("currency")
-    if currency and not _CURRENCY.fullmatch(currency):
-        problems.append("currency must be a three-letter code, like EUR")
-    if len(fields.get("description", "")) > MAX_DESCRIPTION_LENGTH:
-        problems.append(f"description is longer than {MAX_DESCRIPTION_LENGTH} characters")
-    for name in _RETURN_URL_FIELDS:
-        value = fields.get(name)
-        if value:
-            problem = _url_problem(name, value)
-            if problem:
-                problems.append(problem)
-    return problems
-
-
-def _form_strings(form: FormData) -> tuple[dict[str, str], list[str]]:
-    fields: dict[str, str] = {}
-    problems: list[str] = []
-    for key, value in form.multi_items():
-        if not isinstance(value, str):
-            problems.append(f"{key} must be a text field, not a file")
-        elif key in fields:
-            problems.append(f"{key} is given more than once")
-        else:
-            fields[key] = value
-    return fields, problems
-
-
-def _card_problems(fields: Mapping[str, str], today: datetime.date) -> list[str]:
-    problems: list[str] = []
-    number = fields.get("card_number", "").strip()
-    if not number:
-        problems.append("Enter a card number.")
-    elif card_outcome(number) is None:
-        problems.append("The card number is not valid: it must be 12 to 19 digits passing "
-                        "the Luhn check (spaces and dashes are ignored).")
-    expiry = fields.get("expiry", "").strip()
-    if expiry:
-        match = _EXPIRY.fullmatch(expiry)
-        if match is None:
-            problems.append("The expiry date must look like MM/YY.")
-        else:
-            month, year = int(match.group(1)), int(match.group(2))
-            year += 2000 if year < 100 else 0
-            if not 1 <= month <= 12:
-                problems.append("The expiry month must be between 01 and 12.")
-            elif (year, month) < (today.year, today.month):
-                problems.append("The card has expired.")
-    cvc = fields.get("cvc", "").strip()
-    if cvc and not _CVC.fullmatch(cvc):
-        problems.append("The CVC must be 3 or 4 digits.")
-    if len(fields.get("holder", "")) > MAX_HOLDER_LENGTH:
-        problems.append(f"The card holder name is longer than {MAX_HOLDER_LENGTH} characters.")
-    return problems
 
 
 class _SecurityHeaders:
@@ -748,38 +572,3 @@ def create_gateway_app(config: GatewayConfig) -> Starlette:
     app.state.payments = gateway.payments
     app.state.tasks = gateway.tasks
     return app
-
-
-def _merchant(value: str) -> tuple[str, str]:
-    merchant, separator, secret = value.partition(":")
-    if not separator or not merchant or not secret:
-        raise argparse.ArgumentTypeError(f"expected MERCHANT:SECRET, got {value!r}")
-    return merchant, secret
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Runs a gateway with uvicorn until interrupted."""
-    parser = argparse.ArgumentParser(
-        prog="python -m kasse.payments.testgateway",
-        description="Run the simulated payment gateway for tests and demos.")
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
-    parser.add_argument("--port", type=int, default=8090, help="port to listen on")
-    parser.add_argument("--merchant", type=_merchant, action="append", required=True,
-                        metavar="ID:SECRET",
-                        help="a merchant and its signing secret (repeatable)")
-    parser.add_argument("--webhook-delay", type=float, default=0.0,
-                        help="seconds before webhooks are sent")
-    parser.add_argument("--late-delay", type=float, default=2.0,
-                        help='seconds before webhooks of the "late" behaviour are sent')
-    parser.add_argument("--log-level", default="info",
-                        choices=["critical", "error", "warning", "info", "debug"])
-    args = parser.parse_args(argv)
-
-    import uvicorn
-
-    config = GatewayConfig(merchants=dict(args.merchant), webhook_delay=args.webhook_delay,
-                           late_delay=args.late_delay)
-    logging.basicConfig(level=args.log_level.upper())
-    uvicorn.run(create_gateway_app(config), host=args.host, port=args.port,
-                log_level=args.log_level, server_header=False)
-    return 0

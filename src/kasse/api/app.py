@@ -15,6 +15,7 @@ from kasse.adapters.db.database import Database
 from kasse.adapters.db.migrate import upgrade_engine
 from kasse.adapters.db.storage import SqlStorage
 from kasse.api import problems
+from kasse.api.deps import PREFIX
 from kasse.api.formatting import format_amount
 from kasse.api.limits import BodySizeLimit, RejectNulBytes, RequireJson
 from kasse.api.openapi import openapi_document
@@ -91,7 +92,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     # The last added runs first: NUL bytes, then body size, then the content type.
-    app.add_middleware(RequireJson, prefix="/umbraco/commerce/storefront/api")
+    app.add_middleware(RequireJson, prefix=PREFIX)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RejectNulBytes)
     return app

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kasse.api.dto import Dto, PaymentMethodWithFeeDto, ShippingMethodWithRatesDto
+from kasse.api.dto import Dto
 from kasse.api.order_dto import Number, OrderTransactionInfoDto, PaymentStatus
 
 
@@ -59,5 +59,3 @@ class CheckoutConfirmDto(Dto):
 for _model in (CheckoutPaymentMethodUrlsDto, CheckoutPaymentMethodDto, CheckoutInitializedDto,
                CheckoutConfirmRequestDto, CheckoutConfirmDto):
     _model.model_rebuild()
-
-__all__ = ["PaymentMethodWithFeeDto", "ShippingMethodWithRatesDto"]

@@ -5,14 +5,27 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import Depends, Header, Query, Request
 
 from kasse.api.problems import ApiProblem
 from kasse.api.shaping import Tree, parse_tree
+from kasse.domain.errors import NotFound
 from kasse.domain.session import Session, SessionHeaders, resolve_session
 from kasse.domain.store import StoreConfig
 from kasse.services.catalog import StoreDirectory
+
+PREFIX = "/umbraco/commerce/storefront/api"
+"""Where the Storefront API lives."""
+
+
+def parse_id(value: str, what: str) -> UUID:
+    """A path id; one that is not a UUID names nothing, so it is "not found"."""
+    try:
+        return UUID(value.strip())
+    except ValueError:
+        raise NotFound(f"no {what} with id {value.strip()[:100]!r}") from None
 
 
 def _directory(request: Request) -> StoreDirectory:

@@ -15,7 +15,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-PREFIX = "/umbraco/commerce/storefront/api"
+from kasse.api.deps import PREFIX
+
 REQUIRED_HEADERS = {"api-key", "store"}
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}

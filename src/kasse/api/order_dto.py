@@ -30,6 +30,7 @@ from kasse.api.dto import (
     CurrencyDto,
     CurrencyNamedReferenceDto,
     CurrencyReferenceDto,
+    DiscountReferenceDto,
     Dto,
     OrderAppliedDiscountCodeDto,
     PaymentMethodBaseDto,
@@ -57,7 +58,6 @@ from kasse.api.dto import (
     TaxClassNamedReferenceDto,
     TaxClassReferenceDto,
 )
-from kasse.api.dto import DiscountReferenceDto as DiscountReferenceDto
 
 
 def _json_number(value: Any) -> Any:
@@ -105,16 +105,6 @@ class UpdateOrderLineWithIdRequestDto(UpdateOrderLineRequestDto):
     id: UUID
 
 
-class UpdateCustomerRequestDto(Request):
-    firstName: str | None = None
-    lastName: str | None = None
-    company: str | None = None
-    email: str | None = None
-    telephone: str | None = None
-    mobile: str | None = None
-    taxCode: str | None = None
-
-
 class UpdateContactRequestDto(Request):
     firstName: str | None = None
     lastName: str | None = None
@@ -122,6 +112,10 @@ class UpdateContactRequestDto(Request):
     email: str | None = None
     telephone: str | None = None
     mobile: str | None = None
+
+
+class UpdateCustomerRequestDto(UpdateContactRequestDto):
+    taxCode: str | None = None
 
 
 class UpdateAddressRequestDto(Request):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from http import HTTPStatus
@@ -14,9 +13,10 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from kasse.api.responses import JsonResponse
+from kasse.api.responses import JsonResponse, notifications_header
 from kasse.api.shaping import ShapeSyntaxError
 from kasse.domain.errors import Conflict, DomainError, NotFound
+from kasse.domain.order import Notice
 
 log = logging.getLogger("kasse.api")
 
@@ -79,8 +79,7 @@ def _notifying(request: Request, detail: str) -> dict[str, str] | None:
     """Failed changes are also reported in ``Umb-Notifications``, as the reference does."""
     if request.method == "GET":
         return None
-    return {"Umb-Notifications": json.dumps(
-        [{"message": detail, "category": "Validation", "type": "Error"}], ensure_ascii=True)}
+    return notifications_header([Notice(detail, "Error", "Validation")])
 
 
 def allowed_methods(request: Request) -> list[str]:

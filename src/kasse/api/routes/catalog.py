@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from kasse.api import dto
-from kasse.api.deps import ApiKey, Shape, list_filter, session, session_headers, shape
+from kasse.api.deps import PREFIX, ApiKey, Shape, list_filter, session, session_headers, shape
 from kasse.api.problems import ApiProblem
 from kasse.api.responses import JsonResponse
 from kasse.api.serializers import View, number
@@ -19,7 +19,6 @@ from kasse.domain.session import Session, SessionHeaders, resolve_session
 from kasse.domain.store import Country, PaymentMethod, Region, ShippingMethod, StoreConfig
 from kasse.services import catalog
 
-PREFIX = "/umbraco/commerce/storefront/api"
 router = APIRouter(prefix=PREFIX, dependencies=[ApiKey], responses={
     400: {"model": dto.ProblemDetails, "description": "Bad Request"},
     401: {"model": dto.ProblemDetails, "description": "Missing or wrong Api-Key"},

@@ -10,10 +10,9 @@ from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, ConfigDict
 
 from kasse.api import dto
-from kasse.api.deps import ApiKey
+from kasse.api.deps import ApiKey, parse_id
 from kasse.api.responses import JsonResponse
 from kasse.api.serializers import number
-from kasse.domain.errors import NotFound
 from kasse.services.catalog import variant_by_attributes
 
 router = APIRouter(prefix="/umbraco/delivery/api", tags=["Content"], dependencies=[ApiKey],
@@ -48,11 +47,8 @@ async def get_variant(
     preview: Annotated[bool | None, Header(alias="Preview")] = None,
     start_item: Annotated[str | None, Header(alias="Start-Item")] = None,
 ) -> JsonResponse:
-    try:
-        product_id = UUID(id.strip())
-    except ValueError:
-        raise NotFound(f"no product with id {id.strip()[:100]!r}") from None
-    product, variant = await variant_by_attributes(request.app.state.storage, product_id,
+    product, variant = await variant_by_attributes(request.app.state.storage,
+                                                   parse_id(id, "product"),
                                                    attribute)
     config = await request.app.state.stores.get(str(product.store_id))
     prices = {c.code: number(product.price_in(c.id, variant.reference))

@@ -14,17 +14,16 @@ from starlette.responses import RedirectResponse, Response
 
 from kasse.api import checkout_dto as cdto
 from kasse.api import dto
-from kasse.api.deps import store_config
+from kasse.api.deps import PREFIX, parse_id, store_config
 from kasse.api.pages import render
 from kasse.api.problems import ApiProblem
 from kasse.api.responses import JsonResponse
-from kasse.domain.checkout import Mode, TokenInvalid
+from kasse.domain.checkout import Mode
 from kasse.domain.errors import InvalidInput, NotFound
 from kasse.domain.store import StoreConfig
 from kasse.payments.provider import CallbackRejected
 from kasse.services.checkout import HOSTED, Checkout, Outcome, pay_url
 
-PREFIX = "/umbraco/commerce/storefront/api"
 _PROBLEM: dict[int | str, dict[str, Any]] = {
     400: {"model": dto.ProblemDetails, "description": "Bad Request"},
     404: {"model": dto.ProblemDetails, "description": "Not Found"},
@@ -51,13 +50,6 @@ def _checkout(request: Request) -> Checkout:
 
 
 CheckoutDep = Annotated[Checkout, Depends(_checkout)]
-
-
-def _uuid(value: str) -> UUID:
-    try:
-        return UUID(value.strip())
-    except ValueError:
-        raise NotFound(f"no order with id {value.strip()[:100]!r}") from None
 
 
 def parse_origin(value: str | None) -> str | None:
@@ -97,8 +89,8 @@ async def token(
     registered = parse_origin(origin)
     if checkout_mode is Mode.FRAMED and registered is None:
         raise InvalidInput("a Framed checkout needs the Origin header of the embedding page")
-    prepared = await checkout.prepare(config, _uuid(orderId), HOSTED, mode=checkout_mode,
-                                      origin=registered)
+    prepared = await checkout.prepare(config, parse_id(orderId, "order"), HOSTED,
+                                      mode=checkout_mode, origin=registered)
     assert prepared.token is not None  # noqa: S101 (hosted attempts always have one)
     return JsonResponse(
         {"token": prepared.token, "orderNumber": prepared.order.order_number,
@@ -113,7 +105,7 @@ async def token(
                              "description": "OK"}})
 async def pay(request: Request, orderId: OrderId, token: Token,  # noqa: N803
               checkout: CheckoutDep) -> Response:
-    page = await checkout.pay_page(_uuid(orderId), token, base_url(request))
+    page = await checkout.pay_page(parse_id(orderId, "order"), token, base_url(request))
     config = await request.app.state.stores.get(str(page.order.store_id))
     return render("pay.html", frame_origin=page.attempt.origin
                   if page.attempt.mode is Mode.FRAMED else None,
@@ -152,7 +144,7 @@ async def _return(request: Request, order_id: str, token: str, status: str,
     if request.method == "POST":
         form = await request.form()
         query.update({k: v for k, v in form.items() if isinstance(v, str)})
-    outcome = await checkout.returned(_uuid(order_id), token, status, query)
+    outcome = await checkout.returned(parse_id(order_id, "order"), token, status, query)
     return await _status_page(request, outcome, token)
 
 
@@ -191,6 +183,3 @@ async def payment_callback(request: Request, providerAlias: str,  # noqa: N803
     except CallbackRejected as exc:
         raise ApiProblem(401, str(exc), "callback-rejected") from None
     return JsonResponse({"received": True, "outcome": outcome})
-
-
-__all__ = ["TokenInvalid", "callbacks", "parse_origin", "router"]

@@ -4,26 +4,22 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Request
 
 from kasse.api import checkout_dto as cdto
 from kasse.api import dto
-from kasse.api.deps import ApiKey, Shape, session, shape, store_config
+from kasse.api.deps import PREFIX, ApiKey, Shape, parse_id, session, shape, store_config
 from kasse.api.order_view import OrderView
-from kasse.api.responses import JsonResponse
+from kasse.api.responses import NOTIFICATIONS, JsonResponse, notifications_header
 from kasse.api.routes.hosted_checkout import CheckoutDep, base_url
-from kasse.api.routes.orders import NOTIFICATIONS, notifications_header
 from kasse.api.serializers import View
 from kasse.api.shaping import apply_fields
-from kasse.domain.errors import NotFound
 from kasse.domain.order import Notice
 from kasse.domain.session import Session
 from kasse.domain.store import StoreConfig
 from kasse.services import inline_checkout as inline
 
-PREFIX = "/umbraco/commerce/storefront/api"
 router = APIRouter(prefix=PREFIX, dependencies=[ApiKey], responses={
     400: {"model": dto.ProblemDetails, "description": "Bad Request"},
     401: {"model": dto.ProblemDetails, "description": "Missing or wrong Api-Key"},
@@ -42,19 +38,12 @@ _NOTIFY: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _uuid(value: str) -> UUID:
-    try:
-        return UUID(value.strip())
-    except ValueError:
-        raise NotFound(f"no order with id {value.strip()[:100]!r}") from None
-
-
 @router.get("/v1/checkout/{orderId}/initialize", operation_id="initialize",
             tags=["Checkout (Inline)"], response_model=cdto.CheckoutInitializedDto,
             summary="Prepares an order for an inline checkout")
 async def initialize(request: Request, orderId: OrderId, config: Config,  # noqa: N803
                      checkout: CheckoutDep) -> JsonResponse:
-    ready = await inline.initialize(checkout, config, _uuid(orderId), base_url(request))
+    ready = await inline.initialize(checkout, config, parse_id(orderId, "order"), base_url(request))
     return JsonResponse({
         "orderNumber": ready.order_number,
         "paymentMethod": {
@@ -71,26 +60,27 @@ async def initialize(request: Request, orderId: OrderId, config: Config,  # noqa
              summary="Confirms an inline payment and finalizes the order", responses=_NOTIFY)
 async def confirm(orderId: OrderId, body: cdto.CheckoutConfirmRequestDto,  # noqa: N803
                   config: Config, s: ShapeDep, checkout: CheckoutDep) -> JsonResponse:
-    order, newly = await inline.confirm(checkout, config, _uuid(orderId), inline.Confirmation(
-        amount=body.amount, fee=body.fee, transaction_id=body.transactionId,
-        payment_status=body.paymentStatus.value, metadata=body.metaData or {}))
+    order, newly = await inline.confirm(
+        checkout, config, parse_id(orderId, "order"), inline.Confirmation(
+            amount=body.amount, fee=body.fee, transaction_id=body.transactionId,
+            payment_status=body.paymentStatus.value, metadata=body.metaData or {}))
     view = OrderView(View(config), s.expand)
     notice = Notice(f"order {order.order_number} placed" if newly
                     else f"order {order.order_number} was already placed", "Success")
     return JsonResponse(
         apply_fields({"orderNumber": order.order_number,
                       "transactionInfo": view.transaction_info(order)}, s.fields),
-        headers={NOTIFICATIONS: notifications_header([notice])})
+        headers=notifications_header([notice]))
 
 
 @router.get("/v1/checkout/{orderId}/paymentmethods",
             operation_id="getValidPaymentMethodsByOrderId", tags=["Checkout"],
-            response_model=list[cdto.PaymentMethodWithFeeDto],
+            response_model=list[dto.PaymentMethodWithFeeDto],
             summary="The payment methods the order can use, with their fee")
 async def payment_methods(orderId: OrderId, config: Config, _: Sess,  # noqa: N803
                           s: ShapeDep, checkout: CheckoutDep) -> JsonResponse:
     view = View(config)
-    choices = await inline.payment_methods(checkout, config, _uuid(orderId))
+    choices = await inline.payment_methods(checkout, config, parse_id(orderId, "order"))
     body = [{**view.payment_method(c.method, s.expand), "fee": view.price(c.fee)}
             for c in choices]
     return JsonResponse(apply_fields(body, s.fields))
@@ -98,12 +88,12 @@ async def payment_methods(orderId: OrderId, config: Config, _: Sess,  # noqa: N8
 
 @router.get("/v1/checkout/{orderId}/shippingmethods",
             operation_id="getValidShippingMethodsByOrderId", tags=["Checkout"],
-            response_model=list[cdto.ShippingMethodWithRatesDto],
+            response_model=list[dto.ShippingMethodWithRatesDto],
             summary="The shipping methods the order can use, with a rate per option")
 async def shipping_methods(orderId: OrderId, config: Config, _: Sess,  # noqa: N803
                            s: ShapeDep, checkout: CheckoutDep) -> JsonResponse:
     view = View(config)
-    choices = await inline.shipping_methods(checkout, config, _uuid(orderId))
+    choices = await inline.shipping_methods(checkout, config, parse_id(orderId, "order"))
     body = [{**view.shipping_method(c.method, s.expand),
              "rates": [{"option": {"id": r.option.alias, "name": r.option.name}
                         if r.option else None, "packageId": None, "value": view.price(r.price)}

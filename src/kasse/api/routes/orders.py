@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -10,21 +9,18 @@ from fastapi import APIRouter, Body, Depends, Path, Request
 
 from kasse.api import dto
 from kasse.api import order_dto as odto
-from kasse.api.deps import ApiKey, Shape, session, shape, store_config
+from kasse.api.deps import PREFIX, ApiKey, Shape, parse_id, session, shape, store_config
 from kasse.api.order_view import OrderView
-from kasse.api.responses import JsonResponse
+from kasse.api.responses import NOTIFICATIONS, JsonResponse, notifications_header
 from kasse.api.serializers import View
 from kasse.api.shaping import apply_fields
 from kasse.domain import payment_link
-from kasse.domain.errors import NotFound
 from kasse.domain.order import Notice
 from kasse.domain.session import Session
 from kasse.domain.store import StoreConfig
 from kasse.services import order_changes as changes
 from kasse.services.orders import AddProduct, LineChange, NewOrder, Orders, PricedOrder
 
-PREFIX = "/umbraco/commerce/storefront/api"
-NOTIFICATIONS = "Umb-Notifications"
 _NOTIFY_HEADER = {NOTIFICATIONS: {
     "description": "JSON array of notifications: `[{message, category, type}]`",
     "schema": {"type": "string"}}}
@@ -60,23 +56,10 @@ def _orders(request: Request) -> Orders:
 OrdersDep = Annotated[Orders, Depends(_orders)]
 
 
-def _uuid(value: str, what: str) -> UUID:
-    try:
-        return UUID(value.strip())
-    except ValueError:
-        raise NotFound(f"no {what} with id {value.strip()[:100]!r}") from None
-
-
-def notifications_header(notices: list[Notice]) -> str:
-    """ASCII-only JSON, so any product name fits in an HTTP header."""
-    return json.dumps([{"message": n.message, "category": n.category, "type": n.type}
-                       for n in notices], ensure_ascii=True)
-
-
 def _respond(priced: PricedOrder, config: StoreConfig, s: Shape, *, mutation: bool = True
              ) -> JsonResponse:
     body = apply_fields(OrderView(View(config), s.expand).order(priced), s.fields)
-    headers = {NOTIFICATIONS: notifications_header(priced.notices)} if mutation else None
+    headers = notifications_header(priced.notices) if mutation else None
     return JsonResponse(body, headers=headers)
 
 
@@ -146,7 +129,7 @@ async def get_order(request: Request, orderId: OrderIdOrLink, config: Config,  #
     if payment_link.looks_like_link(orderId.strip()):
         priced = await orders.by_payment_link(config, orderId, request.app.state.secret_key)
     else:
-        priced = await orders.get(config, _uuid(orderId, "order"))
+        priced = await orders.get(config, parse_id(orderId, "order"))
     return _respond(priced, config, s, mutation=False)
 
 
@@ -155,7 +138,7 @@ async def get_order(request: Request, orderId: OrderIdOrLink, config: Config,  #
              responses=MUTATION)
 async def add_product(orderId: OrderId, body: odto.AddProductRequestDto,  # noqa: N803
                       config: Config, _: Sess, s: ShapeDep, orders: OrdersDep) -> JsonResponse:
-    priced = await orders.add_product(config, _uuid(orderId, "order"), _add(body))
+    priced = await orders.add_product(config, parse_id(orderId, "order"), _add(body))
     return _respond(priced, config, s)
 
 
@@ -164,7 +147,7 @@ async def add_product(orderId: OrderId, body: odto.AddProductRequestDto,  # noqa
 async def update_order(orderId: OrderId, body: odto.UpdateOrderRequestDto,  # noqa: N803
                        config: Config, _: Sess, s: ShapeDep, orders: OrdersDep
                        ) -> JsonResponse:
-    priced = await orders.update(config, _uuid(orderId, "order"), _order_change(body))
+    priced = await orders.update(config, parse_id(orderId, "order"), _order_change(body))
     return _respond(priced, config, s)
 
 
@@ -172,11 +155,11 @@ async def update_order(orderId: OrderId, body: odto.UpdateOrderRequestDto,  # no
                summary="Deletes an open order (a cart)", responses=MUTATION)
 async def delete_order(orderId: OrderId, config: Config, _: Sess,  # noqa: N803
                        orders: OrdersDep) -> JsonResponse:
-    order_id = _uuid(orderId, "order")
+    order_id = parse_id(orderId, "order")
     await orders.delete(config, order_id)
     notice = Notice("cart deleted", "Success")
     return JsonResponse({"id": str(order_id), "deleted": True},
-                        headers={NOTIFICATIONS: notifications_header([notice])})
+                        headers=notifications_header([notice]))
 
 
 # --- order lines ------------------------------------------------------------------------
@@ -189,7 +172,7 @@ async def update_lines(orderId: OrderId,  # noqa: N803
                        body: list[odto.UpdateOrderLineWithIdRequestDto],
                        config: Config, _: Sess, s: ShapeDep, orders: OrdersDep
                        ) -> JsonResponse:
-    priced = await orders.update_lines(config, _uuid(orderId, "order"),
+    priced = await orders.update_lines(config, parse_id(orderId, "order"),
                                        [_line_change(item.id, item) for item in body])
     return _respond(priced, config, s)
 
@@ -199,7 +182,7 @@ async def update_lines(orderId: OrderId,  # noqa: N803
                response_model=odto.OrderDto, responses=MUTATION)
 async def delete_lines(orderId: OrderId, config: Config, _: Sess, s: ShapeDep,  # noqa: N803
                        orders: OrdersDep) -> JsonResponse:
-    priced = await orders.clear_lines(config, _uuid(orderId, "order"))
+    priced = await orders.clear_lines(config, parse_id(orderId, "order"))
     return _respond(priced, config, s)
 
 
@@ -209,8 +192,8 @@ async def delete_lines(orderId: OrderId, config: Config, _: Sess, s: ShapeDep,  
 async def update_line(orderId: OrderId, orderLineId: LineId,  # noqa: N803
                       body: odto.UpdateOrderLineRequestDto, config: Config, _: Sess,
                       s: ShapeDep, orders: OrdersDep) -> JsonResponse:
-    change = _line_change(_uuid(orderLineId, "order line"), body)
-    priced = await orders.update_lines(config, _uuid(orderId, "order"), [change])
+    change = _line_change(parse_id(orderLineId, "order line"), body)
+    priced = await orders.update_lines(config, parse_id(orderId, "order"), [change])
     return _respond(priced, config, s)
 
 
@@ -219,8 +202,8 @@ async def update_line(orderId: OrderId, orderLineId: LineId,  # noqa: N803
                responses=MUTATION)
 async def delete_line(orderId: OrderId, orderLineId: LineId, config: Config,  # noqa: N803
                       _: Sess, s: ShapeDep, orders: OrdersDep) -> JsonResponse:
-    priced = await orders.remove_line(config, _uuid(orderId, "order"),
-                                      _uuid(orderLineId, "order line"))
+    priced = await orders.remove_line(config, parse_id(orderId, "order"),
+                                      parse_id(orderLineId, "order line"))
     return _respond(priced, config, s)
 
 
@@ -233,7 +216,7 @@ async def delete_line(orderId: OrderId, orderLineId: LineId, config: Config,  # 
 async def add_to_bundle(orderId: OrderId, bundleId: BundleId,  # noqa: N803
                         body: odto.AddProductRequestDto, config: Config, _: Sess,
                         s: ShapeDep, orders: OrdersDep) -> JsonResponse:
-    priced = await orders.add_product(config, _uuid(orderId, "order"), _add(body),
+    priced = await orders.add_product(config, parse_id(orderId, "order"), _add(body),
                                       into_bundle=bundleId)
     return _respond(priced, config, s)
 
@@ -246,7 +229,7 @@ async def update_bundle_lines(orderId: OrderId, bundleId: BundleId,  # noqa: N80
                               body: list[odto.UpdateOrderLineWithIdRequestDto],
                               config: Config, _: Sess, s: ShapeDep, orders: OrdersDep
                               ) -> JsonResponse:
-    priced = await orders.update_lines(config, _uuid(orderId, "order"),
+    priced = await orders.update_lines(config, parse_id(orderId, "order"),
                                        [_line_change(item.id, item) for item in body],
                                        bundle_id=bundleId)
     return _respond(priced, config, s)
@@ -259,7 +242,7 @@ async def update_bundle_lines(orderId: OrderId, bundleId: BundleId,  # noqa: N80
 async def delete_bundle_lines(orderId: OrderId, bundleId: BundleId,  # noqa: N803
                               config: Config, _: Sess, s: ShapeDep, orders: OrdersDep
                               ) -> JsonResponse:
-    priced = await orders.clear_lines(config, _uuid(orderId, "order"), bundle_id=bundleId)
+    priced = await orders.clear_lines(config, parse_id(orderId, "order"), bundle_id=bundleId)
     return _respond(priced, config, s)
 
 
@@ -271,8 +254,8 @@ async def update_bundle_line(orderId: OrderId, bundleId: BundleId,  # noqa: N803
                              orderLineId: LineId, body: odto.UpdateOrderLineRequestDto,  # noqa: N803
                              config: Config, _: Sess, s: ShapeDep, orders: OrdersDep
                              ) -> JsonResponse:
-    change = _line_change(_uuid(orderLineId, "order line"), body)
-    priced = await orders.update_lines(config, _uuid(orderId, "order"), [change],
+    change = _line_change(parse_id(orderLineId, "order line"), body)
+    priced = await orders.update_lines(config, parse_id(orderId, "order"), [change],
                                        bundle_id=bundleId)
     return _respond(priced, config, s)
 
@@ -284,8 +267,8 @@ async def update_bundle_line(orderId: OrderId, bundleId: BundleId,  # noqa: N803
 async def delete_bundle_line(orderId: OrderId, bundleId: BundleId,  # noqa: N803
                              orderLineId: LineId, config: Config, _: Sess,  # noqa: N803
                              s: ShapeDep, orders: OrdersDep) -> JsonResponse:
-    priced = await orders.remove_line(config, _uuid(orderId, "order"),
-                                      _uuid(orderLineId, "order line"), bundle_id=bundleId)
+    priced = await orders.remove_line(config, parse_id(orderId, "order"),
+                                      parse_id(orderLineId, "order line"), bundle_id=bundleId)
     return _respond(priced, config, s)
 
 

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
         None, description="Key signing payment links; default: generated into data_dir")
     auto_migrate: bool = Field(True, description="Apply pending migrations when serving starts")
     max_body_bytes: int = Field(1_048_576, description="Largest request body accepted")
+    rendered_orders_bytes: int = Field(
+        8_388_608, ge=0, description="Memory per worker for rendered cart bodies, reused while "
+                                     "the cart is unchanged (0 turns it off)")
     log_level: str = Field("info")
     db_pool_size: int = Field(10, description="Connections per worker (PostgreSQL)")
     public_url: str = Field(

@@ -19,6 +19,7 @@ from kasse.api.deps import PREFIX
 from kasse.api.formatting import format_amount
 from kasse.api.limits import BodySizeLimit, RejectNulBytes, RequireJson
 from kasse.api.openapi import openapi_document
+from kasse.api.rendered_orders import RenderedOrders
 from kasse.api.responses import JsonResponse
 from kasse.api.routes import catalog, content, hosted_checkout, inline_checkout, orders
 from kasse.bootstrap import MountedGateway, api_keys, secret_key, test_gateway_merchants
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         app.state.storage = SqlStorage(database)
         app.state.stores = StoreDirectory(app.state.storage)
         app.state.orders = Orders(app.state.storage)
+        app.state.rendered_orders = RenderedOrders(settings.rendered_orders_bytes)
         app.state.checkout = Checkout(
             app.state.storage, app.state.stores, registry,
             token_ttl=timedelta(minutes=settings.checkout_token_minutes))

@@ -13,9 +13,11 @@ import copy
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import iter_route_contexts
 
-from kasse.api.deps import PREFIX
+from kasse.api.deps import PREFIX, Param, documented_params
 
 REQUIRED_HEADERS = {"api-key", "store"}
 PROBLEM_JSON = "application/problem+json"
@@ -27,6 +29,7 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description,
                          routes=app.routes)
+    _add_raw_parameters(app, schema)
     for item in schema.get("paths", {}).values():
         for operation in item.values():
             _adjust(operation)
@@ -36,6 +39,35 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     components.pop("ValidationError", None)
     app.openapi_schema = schema
     return schema
+
+
+def _raw_parameters(dependant: Dependant) -> list[Param]:
+    """The parameters that a route's dependencies read from the raw request, in order."""
+    found: list[Param] = []
+    for sub in dependant.dependencies:
+        found.extend(_raw_parameters(sub))
+        if sub.call is not None:
+            found.extend(documented_params(sub.call))
+    return found
+
+
+def _add_raw_parameters(app: FastAPI, schema: dict[str, Any]) -> None:
+    paths = schema.get("paths", {})
+    for route in iter_route_contexts(app.routes):
+        dependant = getattr(route, "dependant", None)
+        if dependant is None or not getattr(route, "include_in_schema", False):
+            continue
+        extra = _raw_parameters(dependant)
+        for method in route.methods or ():
+            operation = paths.get(route.path_format, {}).get(method.lower())
+            if operation is None:
+                continue
+            params: list[dict[str, Any]] = operation.setdefault("parameters", [])
+            seen = {(p["in"], p["name"].lower()) for p in params}
+            for param in extra:
+                if (param.location, param.name.lower()) not in seen:
+                    seen.add((param.location, param.name.lower()))
+                    params.append(param.openapi())
 
 
 def _adjust(operation: dict[str, Any]) -> None:

@@ -43,6 +43,10 @@ def number(value: Decimal | None) -> float | int | None:
     return float(value)
 
 
+def _currency_ref(currency: Currency) -> Json:
+    return {"$type": "CurrencyRef", "id": str(currency.id), "code": currency.code}
+
+
 @dataclass(frozen=True, slots=True)
 class View:
     """What a response is rendered against: the store and the request's expand tree."""
@@ -220,7 +224,7 @@ class View:
         currency = self.config.currency_by_id(currency_id)
         if currency is None:
             return None
-        return {"$type": "CurrencyRef", "id": str(currency.id), "code": currency.code}
+        return _currency_ref(currency)
 
     def price(self, price: Price | None) -> Json | None:
         if price is None:
@@ -234,7 +238,7 @@ class View:
                 "withTax": format_amount(price.with_tax, currency),
             }
         return {
-            "currency": self.currency_ref(price.currency_id),
+            "currency": _currency_ref(currency) if currency is not None else None,
             "withoutTax": number(price.without_tax),
             "tax": number(price.tax),
             "withTax": number(price.with_tax),

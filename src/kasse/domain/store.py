@@ -103,19 +103,27 @@ class TaxClass:
     rates: tuple[TaxRate, ...] = ()
     sort_order: int = 0
 
+    _rate_index: Mapping[tuple[UUID, UUID | None], TaxRate] = field(
+        init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Every priced line asks for its rate; index (country, region) once.
+        index: dict[tuple[UUID, UUID | None], TaxRate] = {}
+        for rate in self.rates:
+            if rate.region_id is None:
+                index[(rate.country_id, None)] = rate
+            else:
+                index.setdefault((rate.country_id, rate.region_id), rate)
+        object.__setattr__(self, "_rate_index", index)
+
     def rate_for(self, country_id: UUID | None, region_id: UUID | None) -> TaxRate | None:
         """The most specific rate: region, then country; ``None`` means the default rate."""
         if country_id is None:
             return None
-        country_match = None
-        for rate in self.rates:
-            if rate.country_id != country_id:
-                continue
-            if rate.region_id is not None and rate.region_id == region_id:
-                return rate
-            if rate.region_id is None:
-                country_match = rate
-        return country_match
+        index = self._rate_index
+        if region_id is not None and (country_id, region_id) in index:
+            return index[(country_id, region_id)]
+        return index.get((country_id, None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +291,21 @@ class StoreConfig:
     order_statuses: tuple[OrderStatus, ...]
     payment_methods: tuple[PaymentMethod, ...]
     shipping_methods: tuple[ShippingMethod, ...]
+    # Every priced amount of a response looks its currency, tax class … up by id: the
+    # lookups are indexed once per configuration instead of scanned on every call.
+    _by_id: Mapping[UUID, object] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        regions = (r for c in self.countries for r in c.regions)
+        everything: tuple[Currency | Country | Region | TaxClass | OrderStatus | PaymentMethod
+                          | ShippingMethod, ...] = (
+            *self.currencies, *self.countries, *regions, *self.tax_classes,
+            *self.order_statuses, *self.payment_methods, *self.shipping_methods)
+        object.__setattr__(self, "_by_id", {item.id: item for item in everything})
+
+    def _lookup(self, kind: type[T], item_id: UUID | None) -> T | None:
+        item = self._by_id.get(item_id) if item_id is not None else None
+        return item if isinstance(item, kind) else None
 
     def currency(self, id_or_code: str) -> Currency | None:
         return _find(self.currencies, id_or_code, by="code")
@@ -300,29 +323,25 @@ class StoreConfig:
         return _find(self.shipping_methods, id_or_alias)
 
     def currency_by_id(self, currency_id: UUID | None) -> Currency | None:
-        return next((c for c in self.currencies if c.id == currency_id), None)
+        return self._lookup(Currency, currency_id)
 
     def country_by_id(self, country_id: UUID | None) -> Country | None:
-        return next((c for c in self.countries if c.id == country_id), None)
+        return self._lookup(Country, country_id)
 
     def region_by_id(self, region_id: UUID | None) -> Region | None:
-        for country in self.countries:
-            for region in country.regions:
-                if region.id == region_id:
-                    return region
-        return None
+        return self._lookup(Region, region_id)
 
     def tax_class_by_id(self, tax_class_id: UUID | None) -> TaxClass | None:
-        return next((t for t in self.tax_classes if t.id == tax_class_id), None)
+        return self._lookup(TaxClass, tax_class_id)
 
     def payment_method_by_id(self, method_id: UUID | None) -> PaymentMethod | None:
-        return next((m for m in self.payment_methods if m.id == method_id), None)
+        return self._lookup(PaymentMethod, method_id)
 
     def shipping_method_by_id(self, method_id: UUID | None) -> ShippingMethod | None:
-        return next((m for m in self.shipping_methods if m.id == method_id), None)
+        return self._lookup(ShippingMethod, method_id)
 
     def order_status_by_id(self, status_id: UUID | None) -> OrderStatus | None:
-        return next((s for s in self.order_statuses if s.id == status_id), None)
+        return self._lookup(OrderStatus, status_id)
 
     def payment_methods_in(self, country: Country, region: Region | None = None
                            ) -> list[PaymentMethod]:

@@ -85,6 +85,13 @@ class Orders:
             raise NotFound(f"no order with id {order_id}")
         return priced(order, config)
 
+    async def version(self, config: StoreConfig, order_id: UUID) -> int:
+        """The order's current version: what a copy rendered earlier can be checked by."""
+        version = await self.storage.order_version(config.store.id, order_id)
+        if version is None:
+            raise NotFound(f"no order with id {order_id}")
+        return version
+
     async def by_payment_link(self, config: StoreConfig, token: str, key: bytes
                               ) -> PricedOrder:
         """The open cart a payment link stands for."""

@@ -108,3 +108,6 @@ class Storage(Protocol):
 
     def ordering(self, *, write: bool) -> AbstractAsyncContextManager[OrderUnit]:
         """Orders and catalog in one transaction (committed at the end when ``write``)."""
+
+    async def order_version(self, store_id: UUID, order_id: UUID) -> int | None:
+        """An order's current version (``None``: no such order in that store); cheap."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from kasse.adapters.db import sqlite_inline
 
 
 class DatabaseUrlError(ValueError):
@@ -22,7 +26,8 @@ def async_url(url: str) -> URL:
         raise DatabaseUrlError(f"KASSE_DATABASE_URL is not a database URL: {exc}") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return parsed.set(drivername="sqlite+aiosqlite")
+        sqlite_inline.register()
+        return parsed.set(drivername=f"sqlite+{sqlite_inline.DRIVER}")
     if backend in ("postgresql", "postgres"):
         return parsed.set(drivername="postgresql+asyncpg")
     raise DatabaseUrlError(
@@ -32,6 +37,11 @@ def async_url(url: str) -> URL:
 
 WRITE_OPTION = "kasse_writes"
 
+SQLITE_BUSY_MS = 20
+"""How long one SQLite call may wait for a lock in place. Statements run on the event
+loop's thread (see sqlite_inline), so longer waits for the write lock happen
+asynchronously, between attempts (``Database.transaction``)."""
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # kasse issues BEGIN itself (see _sqlite_begin), so the driver must not.
@@ -40,7 +50,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.close()
 
 
@@ -49,10 +59,16 @@ def _sqlite_begin(conn: Any) -> None:
 
     A deferred transaction that reads and then writes fails with "database is locked"
     when another writer committed in between; taking the lock first makes concurrent
-    writers queue (up to ``busy_timeout``) instead, and they never see stale reads.
+    writers queue instead (``Database.transaction`` retries), and they never see stale
+    reads. BEGIN goes straight to the driver: as a statement through the engine it cost
+    more than the query it opens.
     """
     immediate = conn.get_execution_options().get(WRITE_OPTION, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+    try:
+        conn.connection.dbapi_connection.execute(statement)
+    except sqlite3.Error as exc:
+        raise OperationalError(statement, None, exc) from None
 
 
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:

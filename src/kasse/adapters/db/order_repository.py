@@ -34,6 +34,8 @@ _ORDER_FOR_UPDATE = select(orders).where(
 ).with_for_update()
 _LINES = (select(order_lines).where(order_lines.c.order_id == bindparam("b_order_id"))
           .order_by(order_lines.c.position))
+VERSION = select(orders.c.version).where(orders.c.id == bindparam("b_id"),
+                                          orders.c.store_id == bindparam("b_store_id"))
 _SAVE = update(orders).where(orders.c.id == bindparam("b_id"),
                              orders.c.version == bindparam("b_version"))
 _DELETE_LINES = delete(order_lines).where(order_lines.c.order_id == bindparam("b_order_id"))

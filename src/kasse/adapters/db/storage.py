@@ -9,8 +9,8 @@ from uuid import UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kasse.adapters.db import order_repository, store_writer
 from kasse.adapters.db import store_repository as repo
-from kasse.adapters.db import store_writer
 from kasse.adapters.db.checkout_repository import SqlCheckoutRepository
 from kasse.adapters.db.database import Database
 from kasse.adapters.db.order_repository import SqlOrderRepository
@@ -77,6 +77,11 @@ class SqlStorage:
         scope = self.db.transaction() if write else self.db.read()
         async with scope as conn:
             yield SqlOrderUnit(conn)
+
+    async def order_version(self, store_id: UUID, order_id: UUID) -> int | None:
+        version: int | None = await self.db.scalar(
+            order_repository.VERSION, {"b_id": order_id, "b_store_id": store_id})
+        return version
 
 
 class SqlOrderUnit:

@@ -44,7 +44,7 @@ MESSAGES = {
 }
 
 
-def _checkout(request: Request) -> Checkout:
+async def _checkout(request: Request) -> Checkout:
     checkout: Checkout = request.app.state.checkout
     return checkout
 

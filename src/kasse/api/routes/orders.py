@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
+import orjson
 from fastapi import APIRouter, Body, Depends, Path, Request
+from starlette.responses import Response
 
 from kasse.api import dto
 from kasse.api import order_dto as odto
-from kasse.api.deps import PREFIX, ApiKey, Shape, parse_id, session, shape, store_config
+from kasse.api.deps import (
+    PREFIX,
+    ApiKey,
+    Shape,
+    documented_params,
+    parse_id,
+    reads,
+    session_headers,
+    shape,
+    store_config,
+)
 from kasse.api.order_view import OrderView
+from kasse.api.rendered_orders import Key, RenderedOrders
 from kasse.api.responses import NOTIFICATIONS, JsonResponse, notifications_header
 from kasse.api.serializers import View
 from kasse.api.shaping import apply_fields
 from kasse.domain import payment_link
 from kasse.domain.order import Notice
-from kasse.domain.session import Session
+from kasse.domain.session import Session, resolve_session
 from kasse.domain.store import StoreConfig
 from kasse.services import order_changes as changes
 from kasse.services.orders import AddProduct, LineChange, NewOrder, Orders, PricedOrder
@@ -36,7 +50,6 @@ MUTATION: dict[int | str, dict[str, Any]] = {
     409: {**_PROBLEM, "description": "The order is being changed by many requests at once"},
 }
 
-Sess = Annotated[Session, Depends(session)]
 Config = Annotated[StoreConfig, Depends(store_config)]
 ShapeDep = Annotated[Shape, Depends(shape)]
 OrderId = Annotated[str, Path(description="The ID of the order", json_schema_extra={
@@ -48,7 +61,7 @@ LineId = Annotated[str, Path(description="The ID of the order line", json_schema
 BundleId = Annotated[str, Path(description="The bundle ID of the bundle order line")]
 
 
-def _orders(request: Request) -> Orders:
+async def _orders(request: Request) -> Orders:
     orders: Orders = request.app.state.orders
     return orders
 
@@ -56,11 +69,41 @@ def _orders(request: Request) -> Orders:
 OrdersDep = Annotated[Orders, Depends(_orders)]
 
 
-def _respond(priced: PricedOrder, config: StoreConfig, s: Shape, *, mutation: bool = True
-             ) -> JsonResponse:
-    body = apply_fields(OrderView(View(config), s.expand).order(priced), s.fields)
-    headers = notifications_header(priced.notices) if mutation else None
-    return JsonResponse(body, headers=headers)
+@dataclass(frozen=True, slots=True)
+class OrderCall:
+    """What every order operation needs from its request, resolved in one step: the
+    store, the session defaults, the response shape and the rendered bodies kept so far."""
+
+    config: StoreConfig
+    session: Session
+    shape: Shape
+    query: str
+    orders: Orders
+    rendered: RenderedOrders
+
+    def key(self, order_id: UUID, version: int) -> Key:
+        return (order_id, version, self.config.store.config_version, self.query)
+
+    def respond(self, priced: PricedOrder, *, mutation: bool = True) -> Response:
+        body = orjson.dumps(apply_fields(
+            OrderView(View(self.config), self.shape.expand).order(priced), self.shape.fields))
+        self.rendered.put(self.key(priced.order.id, priced.order.version), body)
+        headers = notifications_header(priced.notices) if mutation else None
+        return Response(body, media_type=JsonResponse.media_type, headers=headers)
+
+
+@reads(*documented_params(store_config), *documented_params(session_headers),
+       *documented_params(shape))
+async def order_call(request: Request) -> OrderCall:
+    # One dependency instead of four: resolving each costs more than what it does.
+    config = await store_config(request)
+    state = request.app.state
+    return OrderCall(config, resolve_session(config, await session_headers(request)),
+                     await shape(request), request.url.query, state.orders,
+                     state.rendered_orders)
+
+
+Call = Annotated[OrderCall, Depends(order_call)]
 
 
 def _line_change(line_id: UUID, body: odto.UpdateOrderLineRequestDto) -> LineChange:
@@ -110,53 +153,56 @@ def _add(body: odto.AddProductRequestDto) -> AddProduct:
 @router.post("/v1/orders", operation_id="createOrder", tags=["Order"],
              summary="Creates a new order (a cart)", response_model=odto.OrderDto,
              responses=MUTATION)
-async def create_order(config: Config, sess: Sess, s: ShapeDep, orders: OrdersDep,
+async def create_order(r: Call,
                        body: Annotated[odto.CreateOrderRequestDto | None, Body()] = None
-                       ) -> JsonResponse:
+                       ) -> Response:
     body = body or odto.CreateOrderRequestDto()
-    priced = await orders.create(config, sess, NewOrder(
+    priced = await r.orders.create(r.config, r.session, NewOrder(
         currency=body.currency, language=body.language, tax_class=body.taxClass,
         customer_reference=body.customerReference))
-    return _respond(priced, config, s)
+    return r.respond(priced)
 
 
 @router.get("/v1/order/{orderId}", operation_id="getOrderById", tags=["Order"],
             summary="Gets an order by ID", response_model=odto.OrderDto)
-async def get_order(request: Request, orderId: OrderIdOrLink, config: Config,  # noqa: N803
-                    _: Sess, s: ShapeDep, orders: OrdersDep) -> JsonResponse:
+async def get_order(request: Request, orderId: OrderIdOrLink, r: Call  # noqa: N803
+                    ) -> Response:
     """An order by id, or the open cart of a payment link (the same path in the contract:
     ``v1/order/{paymentLinkToken}``)."""
     if payment_link.looks_like_link(orderId.strip()):
-        priced = await orders.by_payment_link(config, orderId, request.app.state.secret_key)
-    else:
-        priced = await orders.get(config, parse_id(orderId, "order"))
-    return _respond(priced, config, s, mutation=False)
+        key: bytes = request.app.state.secret_key
+        priced = await r.orders.by_payment_link(r.config, orderId, key)
+        return r.respond(priced, mutation=False)
+    order_id = parse_id(orderId, "order")
+    body = r.rendered.get(r.key(order_id, await r.orders.version(r.config, order_id)))
+    if body is not None:
+        return Response(body, media_type=JsonResponse.media_type)
+    return r.respond(await r.orders.get(r.config, order_id), mutation=False)
 
 
 @router.post("/v1/order/{orderId}", operation_id="addProductToOrder", tags=["Order"],
              summary="Adds a product to an order", response_model=odto.OrderDto,
              responses=MUTATION)
 async def add_product(orderId: OrderId, body: odto.AddProductRequestDto,  # noqa: N803
-                      config: Config, _: Sess, s: ShapeDep, orders: OrdersDep) -> JsonResponse:
-    priced = await orders.add_product(config, parse_id(orderId, "order"), _add(body))
-    return _respond(priced, config, s)
+                      r: Call) -> Response:
+    priced = await r.orders.add_product(r.config, parse_id(orderId, "order"), _add(body))
+    return r.respond(priced)
 
 
 @router.patch("/v1/order/{orderId}", operation_id="updateOrder", tags=["Order"],
               summary="Updates an order", response_model=odto.OrderDto, responses=MUTATION)
 async def update_order(orderId: OrderId, body: odto.UpdateOrderRequestDto,  # noqa: N803
-                       config: Config, _: Sess, s: ShapeDep, orders: OrdersDep
-                       ) -> JsonResponse:
-    priced = await orders.update(config, parse_id(orderId, "order"), _order_change(body))
-    return _respond(priced, config, s)
+                       r: Call
+                       ) -> Response:
+    priced = await r.orders.update(r.config, parse_id(orderId, "order"), _order_change(body))
+    return r.respond(priced)
 
 
 @router.delete("/v1/order/{orderId}", operation_id="deleteOrder", tags=["Order"],
                summary="Deletes an open order (a cart)", responses=MUTATION)
-async def delete_order(orderId: OrderId, config: Config, _: Sess,  # noqa: N803
-                       orders: OrdersDep) -> JsonResponse:
+async def delete_order(orderId: OrderId, r: Call) -> Response:
     order_id = parse_id(orderId, "order")
-    await orders.delete(config, order_id)
+    await r.orders.delete(r.config, order_id)
     notice = Notice("cart deleted", "Success")
     return JsonResponse({"id": str(order_id), "deleted": True},
                         headers=notifications_header([notice]))
@@ -170,41 +216,39 @@ async def delete_order(orderId: OrderId, config: Config, _: Sess,  # noqa: N803
               response_model=odto.OrderDto, responses=MUTATION)
 async def update_lines(orderId: OrderId,  # noqa: N803
                        body: list[odto.UpdateOrderLineWithIdRequestDto],
-                       config: Config, _: Sess, s: ShapeDep, orders: OrdersDep
-                       ) -> JsonResponse:
-    priced = await orders.update_lines(config, parse_id(orderId, "order"),
+                       r: Call
+                       ) -> Response:
+    priced = await r.orders.update_lines(r.config, parse_id(orderId, "order"),
                                        [_line_change(item.id, item) for item in body])
-    return _respond(priced, config, s)
+    return r.respond(priced)
 
 
 @router.delete("/v1/order/{orderId}/items", operation_id="deleteAllOrderLines",
                tags=["Order"], summary="Removes every line of an order",
                response_model=odto.OrderDto, responses=MUTATION)
-async def delete_lines(orderId: OrderId, config: Config, _: Sess, s: ShapeDep,  # noqa: N803
-                       orders: OrdersDep) -> JsonResponse:
-    priced = await orders.clear_lines(config, parse_id(orderId, "order"))
-    return _respond(priced, config, s)
+async def delete_lines(orderId: OrderId, r: Call) -> Response:
+    priced = await r.orders.clear_lines(r.config, parse_id(orderId, "order"))
+    return r.respond(priced)
 
 
 @router.patch("/v1/order/{orderId}/item/{orderLineId}", operation_id="updateOrderLine",
               tags=["Order"], summary="Updates an order line", response_model=odto.OrderDto,
               responses=MUTATION)
 async def update_line(orderId: OrderId, orderLineId: LineId,  # noqa: N803
-                      body: odto.UpdateOrderLineRequestDto, config: Config, _: Sess,
-                      s: ShapeDep, orders: OrdersDep) -> JsonResponse:
+                      body: odto.UpdateOrderLineRequestDto, r: Call) -> Response:
     change = _line_change(parse_id(orderLineId, "order line"), body)
-    priced = await orders.update_lines(config, parse_id(orderId, "order"), [change])
-    return _respond(priced, config, s)
+    priced = await r.orders.update_lines(r.config, parse_id(orderId, "order"), [change])
+    return r.respond(priced)
 
 
 @router.delete("/v1/order/{orderId}/item/{orderLineId}", operation_id="deleteOrderLine",
                tags=["Order"], summary="Removes an order line", response_model=odto.OrderDto,
                responses=MUTATION)
-async def delete_line(orderId: OrderId, orderLineId: LineId, config: Config,  # noqa: N803
-                      _: Sess, s: ShapeDep, orders: OrdersDep) -> JsonResponse:
-    priced = await orders.remove_line(config, parse_id(orderId, "order"),
+async def delete_line(orderId: OrderId, orderLineId: LineId, r: Call  # noqa: N803
+                      ) -> Response:
+    priced = await r.orders.remove_line(r.config, parse_id(orderId, "order"),
                                       parse_id(orderLineId, "order line"))
-    return _respond(priced, config, s)
+    return r.respond(priced)
 
 
 # --- bundles ----------------------------------------------------------------------------
@@ -214,11 +258,10 @@ async def delete_line(orderId: OrderId, orderLineId: LineId, config: Config,  # 
              tags=["Order"], summary="Adds a product to a bundle of an order",
              response_model=odto.OrderDto, responses=MUTATION)
 async def add_to_bundle(orderId: OrderId, bundleId: BundleId,  # noqa: N803
-                        body: odto.AddProductRequestDto, config: Config, _: Sess,
-                        s: ShapeDep, orders: OrdersDep) -> JsonResponse:
-    priced = await orders.add_product(config, parse_id(orderId, "order"), _add(body),
+                        body: odto.AddProductRequestDto, r: Call) -> Response:
+    priced = await r.orders.add_product(r.config, parse_id(orderId, "order"), _add(body),
                                       into_bundle=bundleId)
-    return _respond(priced, config, s)
+    return r.respond(priced)
 
 
 @router.patch("/v1/order/{orderId}/bundle/{bundleId}/items",
@@ -227,12 +270,12 @@ async def add_to_bundle(orderId: OrderId, bundleId: BundleId,  # noqa: N803
               response_model=odto.OrderDto, responses=MUTATION)
 async def update_bundle_lines(orderId: OrderId, bundleId: BundleId,  # noqa: N803
                               body: list[odto.UpdateOrderLineWithIdRequestDto],
-                              config: Config, _: Sess, s: ShapeDep, orders: OrdersDep
-                              ) -> JsonResponse:
-    priced = await orders.update_lines(config, parse_id(orderId, "order"),
+                              r: Call
+                              ) -> Response:
+    priced = await r.orders.update_lines(r.config, parse_id(orderId, "order"),
                                        [_line_change(item.id, item) for item in body],
                                        bundle_id=bundleId)
-    return _respond(priced, config, s)
+    return r.respond(priced)
 
 
 @router.delete("/v1/order/{orderId}/bundle/{bundleId}/items",
@@ -240,10 +283,10 @@ async def update_bundle_lines(orderId: OrderId, bundleId: BundleId,  # noqa: N80
                summary="Removes every item of a bundle", response_model=odto.OrderDto,
                responses=MUTATION)
 async def delete_bundle_lines(orderId: OrderId, bundleId: BundleId,  # noqa: N803
-                              config: Config, _: Sess, s: ShapeDep, orders: OrdersDep
-                              ) -> JsonResponse:
-    priced = await orders.clear_lines(config, parse_id(orderId, "order"), bundle_id=bundleId)
-    return _respond(priced, config, s)
+                              r: Call
+                              ) -> Response:
+    priced = await r.orders.clear_lines(r.config, parse_id(orderId, "order"), bundle_id=bundleId)
+    return r.respond(priced)
 
 
 @router.patch("/v1/order/{orderId}/bundle/{bundleId}/item/{orderLineId}",
@@ -252,12 +295,12 @@ async def delete_bundle_lines(orderId: OrderId, bundleId: BundleId,  # noqa: N80
               responses=MUTATION)
 async def update_bundle_line(orderId: OrderId, bundleId: BundleId,  # noqa: N803
                              orderLineId: LineId, body: odto.UpdateOrderLineRequestDto,  # noqa: N803
-                             config: Config, _: Sess, s: ShapeDep, orders: OrdersDep
-                             ) -> JsonResponse:
+                             r: Call
+                             ) -> Response:
     change = _line_change(parse_id(orderLineId, "order line"), body)
-    priced = await orders.update_lines(config, parse_id(orderId, "order"), [change],
+    priced = await r.orders.update_lines(r.config, parse_id(orderId, "order"), [change],
                                        bundle_id=bundleId)
-    return _respond(priced, config, s)
+    return r.respond(priced)
 
 
 @router.delete("/v1/order/{orderId}/bundle/{bundleId}/item/{orderLineId}",
@@ -265,11 +308,10 @@ async def update_bundle_line(orderId: OrderId, bundleId: BundleId,  # noqa: N803
                summary="Removes an item of a bundle", response_model=odto.OrderDto,
                responses=MUTATION)
 async def delete_bundle_line(orderId: OrderId, bundleId: BundleId,  # noqa: N803
-                             orderLineId: LineId, config: Config, _: Sess,  # noqa: N803
-                             s: ShapeDep, orders: OrdersDep) -> JsonResponse:
-    priced = await orders.remove_line(config, parse_id(orderId, "order"),
+                             orderLineId: LineId, r: Call) -> Response:
+    priced = await r.orders.remove_line(r.config, parse_id(orderId, "order"),
                                       parse_id(orderLineId, "order line"), bundle_id=bundleId)
-    return _respond(priced, config, s)
+    return r.respond(priced)
 
 
 # --- customer -------------------------------------------------------------------------
@@ -279,7 +321,7 @@ async def delete_bundle_line(orderId: OrderId, bundleId: BundleId,  # noqa: N803
             tags=["Customer"], summary="Gets a customer's finalized orders, newest first",
             response_model=list[odto.OrderDto])
 async def customer_orders(customerReferenceOrEmail: str, config: Config,  # noqa: N803
-                          s: ShapeDep, orders: OrdersDep) -> JsonResponse:
+                          s: ShapeDep, orders: OrdersDep) -> Response:
     found = await orders.customer_orders(config, customerReferenceOrEmail)
     view = OrderView(View(config), s.expand)
     return JsonResponse([apply_fields(view.order(p), s.fields) for p in found])

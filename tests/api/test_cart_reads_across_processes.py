@@ -1,0 +1,116 @@
+"""A cart read is served from a rendered copy while the cart is unchanged; whoever
+changes it (this process, another process, a store import), the next read shows it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kasse.adapters.config_file import read_config_file
+from kasse.adapters.db.database import Database
+from kasse.adapters.db.storage import SqlStorage
+from kasse.api.app import create_app
+from kasse.demo import DEMO_STORE_FILE
+from kasse.services.store_import import import_store
+from tests.api.conftest import BASE, make_settings
+from tests.conftest import API_KEY
+
+ORDERS = f"{BASE}/v1/orders"
+
+
+@pytest.fixture
+def two_servers(demo_db_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, TestClient]]:
+    """Two kasse apps on one database, as two worker processes would be."""
+    headers = {"Api-Key": API_KEY, "Store": "demo"}
+    settings = make_settings(demo_db_url, tmp_path)
+    with TestClient(create_app(settings), headers=headers) as first, \
+            TestClient(create_app(settings), headers=headers) as second:
+        yield first, second
+
+
+def _order(client: TestClient, order_id: str, query: str = "") -> dict:  # type: ignore[type-arg]
+    response = client.get(f"{BASE}/v1/order/{order_id}{query}")
+    assert response.status_code == 200, response.text
+    body: dict = response.json()  # type: ignore[type-arg]
+    return body
+
+
+def test_a_change_made_by_another_process_shows_on_the_next_read(
+        two_servers: tuple[TestClient, TestClient]) -> None:
+    first, second = two_servers
+    order_id = first.post(ORDERS, json={}).json()["id"]
+    first.post(f"{BASE}/v1/order/{order_id}",
+               json={"productReference": "trail-map", "quantity": 1})
+    before = _order(first, order_id, "?expand=$prices")
+    assert _order(first, order_id, "?expand=$prices") == before  # read twice: same cart
+
+    changed = second.post(f"{BASE}/v1/order/{order_id}",
+                          json={"productReference": "trail-map", "quantity": 2})
+    assert changed.status_code == 200
+
+    after = _order(first, order_id, "?expand=$prices")
+    assert after["totalQuantity"] == 3
+    assert after["orderLines"][0]["quantity"] == 3
+    assert after["totalPrice"]["value"]["withTax"] > before["totalPrice"]["value"]["withTax"]
+
+
+def test_each_expand_and_fields_gets_its_own_rendering(
+        two_servers: tuple[TestClient, TestClient]) -> None:
+    first, _ = two_servers
+    order_id = first.post(ORDERS, json={}).json()["id"]
+    first.post(f"{BASE}/v1/order/{order_id}",
+               json={"productReference": "trail-map", "quantity": 1})
+    plain = _order(first, order_id)
+    full = _order(first, order_id, "?expand=$prices")
+    narrow = _order(first, order_id, "?fields=totalQuantity")
+    assert "withoutAdjustments" not in plain["totalPrice"]
+    assert "withoutAdjustments" in full["totalPrice"]
+    assert set(narrow) == {"id", "totalQuantity"}
+    assert _order(first, order_id) == plain
+
+
+def test_a_deleted_cart_is_gone_for_every_process(
+        two_servers: tuple[TestClient, TestClient]) -> None:
+    first, second = two_servers
+    order_id = first.post(ORDERS, json={}).json()["id"]
+    _order(first, order_id)
+    assert second.delete(f"{BASE}/v1/order/{order_id}").status_code == 200
+    gone = first.get(f"{BASE}/v1/order/{order_id}")
+    assert gone.status_code == 404
+    assert gone.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_store_import_shows_on_the_next_read(
+        demo_db_url: str, two_servers: tuple[TestClient, TestClient]) -> None:
+    first, _ = two_servers
+    order_id = first.post(ORDERS, json={}).json()["id"]
+    first.post(f"{BASE}/v1/order/{order_id}",
+               json={"productReference": "trail-map", "quantity": 1})
+    assert _order(first, order_id)["currency"]["code"] == "EUR"
+
+    # An operator changes how the store writes its amounts: the import bumps the
+    # configuration version, which every rendered copy is kept under.
+    data = read_config_file(DEMO_STORE_FILE).data
+    for currency in data["currencies"]:
+        currency["formatTemplate"] = "{0} " + currency["code"]
+
+    async def reimport() -> None:
+        db = Database.from_url(demo_db_url)
+        try:
+            await import_store(SqlStorage(db), data)
+        finally:
+            await db.dispose()
+
+    asyncio.run(reimport())
+    deadline_reads = 30  # the store's version is re-checked at most once a second
+    for _ in range(deadline_reads):
+        body = _order(first, order_id, "?expand=$prices")
+        formatted = body["totalPrice"]["value"]["formatted"]["withTax"]
+        if formatted.endswith(" EUR"):
+            break
+        asyncio.run(asyncio.sleep(0.1))
+    assert formatted.endswith(" EUR"), formatted

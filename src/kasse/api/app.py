@@ -77,10 +77,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.api_keys, _ = api_keys(settings)
     app.state.secret_key = secret_key(settings)
     problems.install(app)
-    app.include_router(catalog.router)
+    # Requests are matched against routes in this order: the busiest first.
     app.include_router(orders.router)
-    app.include_router(hosted_checkout.router)
     app.include_router(inline_checkout.router)
+    app.include_router(hosted_checkout.router)
+    app.include_router(catalog.router)
     app.include_router(content.router)
     app.include_router(hosted_checkout.callbacks)
     registry = ProviderRegistry.with_installed()

@@ -13,8 +13,9 @@ from uuid import UUID
 from kasse.api.formatting import format_amount
 from kasse.api.serializers import Json, View, number
 from kasse.api.shaping import Tree, sub
+from kasse.domain.discounts import Discount
 from kasse.domain.order import Order, OrderLine
-from kasse.domain.order_calculation import AdjustedPrice, OrderCalculation
+from kasse.domain.order_calculation import AdjustedPrice, AppliedCode, OrderCalculation
 from kasse.domain.order_properties import customer_info
 from kasse.services.orders import PricedOrder
 
@@ -66,12 +67,36 @@ class OrderView:
         }
 
     def transaction_amount(self, calc: OrderCalculation) -> Json:
-        value = self.amount(calc.transaction_amount, calc.currency_id)
+        cid = calc.currency_id
+        value = self.amount(calc.transaction_amount, cid)
         if not self.full_prices:
             return {"value": value}
-        zero = self.amount(Decimal(0), calc.currency_id)
-        return {"adjustments": [], "withoutAdjustments": value, "adjustment": zero,
-                "value": value}
+        before = calc.without_amount_adjustments
+        return {
+            "adjustments": [
+                {"name": g.name, "type": "GiftCard", "amount": self.amount(-g.amount, cid),
+                 "originalAmount": self.amount(before, cid), "metaData": {"code": g.code}}
+                for g in calc.gift_cards],
+            "withoutAdjustments": self.amount(before, cid),
+            "adjustment": self.amount(calc.transaction_amount - before, cid),
+            "value": value}
+
+    # --- discounts -----------------------------------------------------------------------
+
+    def discount(self, discount: Discount, expand: Tree, key: str) -> Json:
+        body: Json = {"$type": "DiscountRef", "id": str(discount.id), "alias": discount.alias}
+        if sub(expand, key) is not None:
+            body = {"$type": "Discount", "id": str(discount.id), "alias": discount.alias,
+                    "name": discount.name, "store": self.view.store_ref(),
+                    "type": discount.kind.value,
+                    "startDate": _date(discount.starts_at),
+                    "expiryDate": _date(discount.expires_at)}
+        return body
+
+    def applied_code(self, applied: AppliedCode, expand: Tree) -> Json:
+        return {"discount": self.discount(applied.discount, sub(expand, "discountCodes") or {},
+                                          "discount") if applied.discount else None,
+                "code": applied.code, "isFulfilled": applied.fulfilled}
 
     # --- the order ---------------------------------------------------------------------
 
@@ -99,9 +124,11 @@ class OrderView:
             "paymentInfo": self.payment_info(order, calc),
             "shippingInfo": self.shipping_info(order, calc),
             "transactionInfo": self.transaction_info(order),
-            "discountCodes": [],
-            "discounts": [],
-            "giftCards": [],
+            "discountCodes": [self.applied_code(a, expand) for a in calc.codes],
+            "discounts": [self.discount(d, expand, "discounts") for d in
+                          calc.automatic_discounts],
+            "giftCards": [{"$type": "GiftCardRef", "id": str(g.gift_card_id), "code": g.code}
+                          for g in calc.gift_cards],
             "totalQuantity": number(sum((line.quantity for line in order.lines), Decimal(0))),
             "subtotalPrice": self.adjusted(calc.subtotal, with_previous=True),
             "totalPrice": self.adjusted(calc.total, with_previous=True),

@@ -33,6 +33,12 @@ class CartChanged(InvalidInput):
     code = "cart_changed"
 
 
+class RedemptionUnavailable(CartChanged):
+    """A discount code or gift card of the order was used up by other orders meanwhile."""
+
+    code = "redemption_unavailable"
+
+
 class AmountMismatch(InvalidInput):
     code = "amount_mismatch"
 
@@ -100,7 +106,9 @@ def fingerprint(order: Order, calculation: OrderCalculation) -> str:
     """What the shopper agreed to pay for: a change to any of it needs a new token."""
     parts = [str(order.currency_id), str(order.payment_method_id),
              str(order.shipping_method_id), str(order.shipping_option_id),
-             f"{calculation.transaction_amount:f}"]
+             f"{calculation.transaction_amount:f}",
+             ",".join(c.code for c in calculation.codes if c.fulfilled),
+             ",".join(f"{g.code}={g.amount:f}" for g in calculation.gift_cards)]
     for line, units in order.all_lines():
         parts.append(f"{line.id}|{line.product_reference}|{line.variant_reference}|"
                      f"{units:f}|{line.unit_price:f}")

@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
+from kasse.domain.discounts import CodeRejected, CodeUsage, GiftCard, normalize_code
 from kasse.domain.errors import InvalidInput, NotFound
 from kasse.domain.money import decimal_places_of
 from kasse.domain.order_properties import MAX_PROPERTY_LENGTH, clean_properties
@@ -32,6 +33,7 @@ from kasse.domain.store import (
 MAX_QUANTITY = Decimal(1_000_000)
 MAX_LINES = 500
 MAX_TAGS = 50
+MAX_CODES = 10
 
 
 class OrderFinalized(InvalidInput):
@@ -115,6 +117,12 @@ class Order:
     """Kept on the order but never shown to a storefront (e.g. payment metadata)."""
     tags: list[str] = field(default_factory=list)
     lines: list[OrderLine] = field(default_factory=list)
+    discount_codes: list[str] = field(default_factory=list)
+    gift_card_codes: list[str] = field(default_factory=list)
+    # What the shop knows about the redeemed codes right now (uses left, balances); shared
+    # by every order, so loaded with the order and never saved with it.
+    code_usage: dict[str, CodeUsage] = field(default_factory=dict, compare=False)
+    gift_cards: dict[str, GiftCard] = field(default_factory=dict, compare=False)
     finalized_at: datetime | None = None
     payment_status: str | None = None
     transaction_id: str | None = None
@@ -361,6 +369,60 @@ class Order:
             self.payment_method_id = None
             self.notify(f"payment method {payment.name} is not available there and was "
                         "removed", "Warning")
+
+    # --- discount codes and gift cards --------------------------------------------------
+
+    def redeem(self, config: StoreConfig, code: str, at: datetime,
+               usage: CodeUsage | None = None, card: GiftCard | None = None) -> None:
+        """Redeem a discount code (``usage``: its uses so far) or a gift card (``card``).
+
+        Raises ``CodeRejected`` saying why a code cannot be used; redeeming a code twice
+        changes nothing.
+        """
+        self.ensure_open()
+        code = normalize_code(code)
+        if code in self.discount_codes or code in self.gift_card_codes:
+            return
+        found = config.discount_code(code)
+        if found is not None:
+            discount, _ = found
+            reason = discount.why_not(at)
+            if reason is None and usage is not None and usage.exhausted:
+                reason = "has been used up"
+            if reason is not None:
+                raise CodeRejected(f"discount code {code!r} {reason}")
+            if len(self.discount_codes) >= MAX_CODES:
+                raise CodeRejected(f"at most {MAX_CODES} discount codes per order")
+            self.discount_codes.append(code)
+            if usage is not None:
+                self.code_usage[code] = usage
+            self.notify(f"discount code {code} redeemed")
+            return
+        if card is not None:
+            reason = card.why_not(self.currency_id, at)
+            if reason is not None:
+                raise CodeRejected(f"gift card {code!r} {reason}")
+            if len(self.gift_card_codes) >= MAX_CODES:
+                raise CodeRejected(f"at most {MAX_CODES} gift cards per order")
+            self.gift_card_codes.append(code)
+            self.gift_cards[code] = card
+            self.notify(f"gift card {code} redeemed")
+            return
+        raise CodeRejected(f"no discount or gift card with code {code!r}")
+
+    def unredeem(self, code: str) -> None:
+        self.ensure_open()
+        code = normalize_code(code)
+        if code in self.discount_codes:
+            self.discount_codes.remove(code)
+            self.code_usage.pop(code, None)
+            self.notify(f"discount code {code} removed")
+        elif code in self.gift_card_codes:
+            self.gift_card_codes.remove(code)
+            self.gift_cards.pop(code, None)
+            self.notify(f"gift card {code} removed")
+        else:
+            raise CodeRejected(f"code {code!r} is not redeemed on this order")
 
     def set_tags(self, tags: list[str]) -> None:
         self.ensure_open()

@@ -16,10 +16,13 @@ charges the same ``withTax`` whether it enters prices with or without tax.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID
 
+from kasse.domain.discounts import Discount, DiscountKind, Reward, RewardTarget
 from kasse.domain.money import ZERO, RoundingMethod, round_to
 from kasse.domain.order import Order, OrderLine
 from kasse.domain.pricing import Price, tax_rate
@@ -44,6 +47,9 @@ class Exact:
     def __add__(self, other: Exact) -> Exact:
         return Exact(self.net + other.net, self.gross + other.gross)
 
+    def __sub__(self, other: Exact) -> Exact:
+        return Exact(self.net - other.net, self.gross - other.gross)
+
     def times(self, quantity: Decimal) -> Exact:
         return Exact(self.net * quantity, self.gross * quantity)
 
@@ -52,6 +58,9 @@ class Exact:
 
     def price(self, currency_id: UUID) -> Price:
         return Price(currency_id, self.net, self.gross - self.net, self.gross)
+
+    def scaled(self, factor: Decimal) -> Exact:
+        return Exact(self.net * factor, self.gross * factor)
 
 
 ZERO_EXACT = Exact(ZERO, ZERO)
@@ -119,6 +128,26 @@ class FeeCalculation:
 
 
 @dataclass(frozen=True, slots=True)
+class AppliedCode:
+    """A discount code redeemed on the order and whether its discount applies now."""
+
+    code: str
+    discount: Discount | None
+    fulfilled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AmountAdjustment:
+    """A gift card paying part of the order: it reduces the transaction amount."""
+
+    name: str
+    code: str
+    gift_card_id: UUID
+    amount: Decimal
+    """Positive: what the card pays."""
+
+
+@dataclass(frozen=True, slots=True)
 class OrderCalculation:
     currency_id: UUID
     tax_rate: Decimal
@@ -129,6 +158,13 @@ class OrderCalculation:
     total: AdjustedPrice
     transaction_amount: Decimal
     """What will be charged: the total with tax after amount adjustments, never below 0."""
+    codes: tuple[AppliedCode, ...] = ()
+    automatic_discounts: tuple[Discount, ...] = ()
+    gift_cards: tuple[AmountAdjustment, ...] = ()
+
+    @property
+    def without_amount_adjustments(self) -> Decimal:
+        return self.total.value.with_tax
 
 
 @dataclass(slots=True)
@@ -175,49 +211,207 @@ def fee_price(order: Order, config: StoreConfig, configured: Decimal,
     return fee.price_exact.rounded(ctx.decimal_places).price(order.currency_id), fee.rate
 
 
-def calculate(order: Order, config: StoreConfig) -> OrderCalculation:
-    """Price the whole order from its frozen line prices and the store's configuration."""
+def calculate(order: Order, config: StoreConfig, at: datetime | None = None
+              ) -> OrderCalculation:
+    """Price the whole order from its frozen line prices, the store's configuration, the
+    discounts that apply at ``at`` (default: now) and the gift cards redeemed on it."""
+    # A finalized order keeps the discounts it was placed with.
+    at = order.finalized_at or at or datetime.now(UTC)
     ctx = _context(order, config)
     cid = order.currency_id
-    lines: dict[UUID, LineCalculation] = {}
-    subtotal = ZERO_EXACT
+    totals: dict[UUID, Exact] = {}
     for line in order.lines:
-        subtotal = subtotal + _line(ctx, line, lines)
+        totals[line.id] = _line_total(ctx, line)
+    subtotal_before = _sum(totals.values())
 
-    shipping = _shipping(ctx)
+    applying = _applying(ctx, subtotal_before, at)
+    discounts = _Adjusting(ctx, applying.discounts)
+
+    line_results: dict[UUID, LineCalculation] = {}
+    adjusted_lines = ZERO_EXACT
+    for line in order.lines:
+        total, adjustments = discounts.lines(line, totals[line.id])
+        _describe(ctx, line, line_results, total, adjustments)
+        adjusted_lines = adjusted_lines + total
+    subtotal, subtotal_adjustments = discounts.apply(RewardTarget.SUBTOTAL, adjusted_lines)
+
+    shipping_fee = _shipping(ctx)
+    shipping, shipping_adjustments = discounts.apply(RewardTarget.SHIPPING,
+                                                     shipping_fee.price_exact)
     payment = _payment(ctx)
-    total = subtotal + shipping.price_exact + payment.price_exact
+    before_total = subtotal + shipping + payment.price_exact
+    total, total_adjustments = discounts.apply(RewardTarget.TOTAL, before_total)
     if ctx.method is RoundingMethod.TOTAL:
         total = total.rounded(ctx.decimal_places)
+        before_total = before_total.rounded(ctx.decimal_places)
     total_price = total.price(cid)
-    transaction = max(total_price.with_tax, ZERO)
+    lower = (subtotal_before - adjusted_lines) + (shipping_fee.price_exact - shipping)
+    gift_cards, transaction = _gift_cards(order, max(total_price.with_tax, ZERO), at)
     return OrderCalculation(
         currency_id=cid,
         tax_rate=ctx.rate_of(ctx.class_for(None)),
-        lines=lines,
-        subtotal=AdjustedPrice.plain(subtotal.price(cid)),
-        shipping=shipping.calculated(cid),
+        lines=line_results,
+        subtotal=AdjustedPrice(subtotal.price(cid), adjusted_lines.price(cid),
+                               subtotal_adjustments,
+                               _negative(subtotal_before - adjusted_lines).price(cid)),
+        shipping=FeeCalculation(shipping_fee.rate, AdjustedPrice(
+            shipping.price(cid), shipping_fee.price_exact.price(cid), shipping_adjustments,
+            Price.zero(cid))),
         payment=payment.calculated(cid),
-        total=AdjustedPrice.plain(total_price),
+        total=AdjustedPrice(total_price, before_total.price(cid), total_adjustments,
+                            _negative(lower).price(cid)),
         transaction_amount=transaction,
+        codes=applying.codes,
+        automatic_discounts=applying.automatic,
+        gift_cards=gift_cards,
     )
 
 
-def _line(ctx: _Context, line: OrderLine, out: dict[UUID, LineCalculation]) -> Exact:
-    """The line's total (per one of its parent's units for bundle items)."""
+def _sum(values: Iterable[Exact]) -> Exact:
+    total = ZERO_EXACT
+    for value in values:
+        total = total + value
+    return total
+
+
+def _negative(exact: Exact) -> Exact:
+    return Exact(-exact.net, -exact.gross)
+
+
+def _line_total(ctx: _Context, line: OrderLine) -> Exact:
+    """The line's total before discounts (per one of its parent's units for bundle items)."""
+    tax_class = ctx.class_for(line.tax_class_id or line.product_tax_class_id)
+    unit = ctx.unit(Exact.of(line.unit_price, ctx.rate_of(tax_class), ctx.includes_tax))
+    for child in line.children:
+        unit = unit + _line_total(ctx, child)
+    return ctx.line(unit.times(line.quantity))
+
+
+def _describe(ctx: _Context, line: OrderLine, out: dict[UUID, LineCalculation],
+              total: Exact | None = None, adjustments: tuple[PriceAdjustment, ...] = ()
+              ) -> Exact:
+    """Record the line's prices (and its bundle items'); returns its unit price."""
     tax_class = ctx.class_for(line.tax_class_id or line.product_tax_class_id)
     rate = ctx.rate_of(tax_class)
     base = ctx.unit(Exact.of(line.unit_price, rate, ctx.includes_tax))
     unit = base
     for child in line.children:
-        unit = unit + _line(ctx, child, out)
-    total = ctx.line(unit.times(line.quantity))
+        unit = unit + ctx.line(_describe(ctx, child, out).times(child.quantity))
+    before = ctx.line(unit.times(line.quantity))
     cid = ctx.order.currency_id
-    out[line.id] = LineCalculation(tax_class.id if tax_class else None, rate,
-                                   AdjustedPrice.plain(base.price(cid)),
-                                   AdjustedPrice.plain(unit.price(cid)),
-                                   AdjustedPrice.plain(total.price(cid)))
-    return total
+    after = before if total is None else total
+    out[line.id] = LineCalculation(
+        tax_class.id if tax_class else None, rate, AdjustedPrice.plain(base.price(cid)),
+        AdjustedPrice.plain(unit.price(cid)),
+        AdjustedPrice(after.price(cid), before.price(cid), adjustments, Price.zero(cid)))
+    return unit
+
+
+@dataclass(frozen=True, slots=True)
+class _Applying:
+    discounts: tuple[Discount, ...]
+    codes: tuple[AppliedCode, ...]
+    automatic: tuple[Discount, ...]
+
+
+def _applying(ctx: _Context, subtotal: Exact, at: datetime) -> _Applying:
+    """The discounts that apply, in their configured order, and the state of each code."""
+    order, config = ctx.order, ctx.config
+    basis = subtotal.gross if ctx.includes_tax else subtotal.net
+    country_id = ctx.country.id if ctx.country else None
+    redeemed: dict[UUID, str] = {}
+    for code in order.discount_codes:
+        found = config.discount_code(code)
+        usage = order.code_usage.get(code)
+        if found is not None and not (usage is not None and usage.exhausted):
+            redeemed.setdefault(found[0].id, code)
+    chosen: list[Discount] = []
+    for discount in config.discounts:
+        if discount.kind is DiscountKind.CODE and discount.id not in redeemed:
+            continue
+        if not discount.qualifies(order.currency_id, basis, country_id, at):
+            continue
+        chosen.append(discount)
+        if discount.block_further:
+            break
+    chosen_ids = {d.id for d in chosen}
+    codes = []
+    for code in order.discount_codes:
+        found = config.discount_code(code)
+        owner = found[0] if found else None
+        codes.append(AppliedCode(code, owner, owner is not None and owner.id in chosen_ids
+                                 and redeemed.get(owner.id) == code))
+    return _Applying(tuple(chosen), tuple(codes),
+                     tuple(d for d in chosen if d.kind is DiscountKind.AUTOMATIC))
+
+
+@dataclass(slots=True)
+class _Adjusting:
+    """Applies the rewards of the chosen discounts, target by target."""
+
+    ctx: _Context
+    discounts: tuple[Discount, ...]
+
+    def _rewards(self, target: RewardTarget) -> list[tuple[Discount, Reward]]:
+        return [(d, r) for d in self.discounts for r in d.rewards if r.target is target]
+
+    def _take(self, price: Exact, discount: Discount, reward: Reward,
+              units: Decimal = Decimal(1)) -> Exact:
+        """The (negative, rounded) adjustment ``reward`` makes to ``price``."""
+        ctx = self.ctx
+        basis = price.gross if ctx.includes_tax else price.net
+        if basis <= 0:
+            return ZERO_EXACT
+        if reward.percentage is not None:
+            factor = min(reward.percentage, Decimal(1))
+        else:
+            amount = reward.amounts.get(ctx.order.currency_id)
+            if amount is None:
+                return ZERO_EXACT
+            factor = min(amount * units / basis, Decimal(1))
+        return ctx.line(_negative(price.scaled(factor)))
+
+    def _adjustment(self, discount: Discount, before: Exact, change: Exact
+                    ) -> PriceAdjustment:
+        cid = self.ctx.order.currency_id
+        return PriceAdjustment(discount.name, "Discount", change.price(cid), before.price(cid))
+
+    def apply(self, target: RewardTarget, price: Exact
+              ) -> tuple[Exact, tuple[PriceAdjustment, ...]]:
+        adjustments: list[PriceAdjustment] = []
+        for discount, reward in self._rewards(target):
+            change = self._take(price, discount, reward)
+            if change != ZERO_EXACT:
+                adjustments.append(self._adjustment(discount, price, change))
+                price = price + change
+        return price, tuple(adjustments)
+
+    def lines(self, line: OrderLine, total: Exact
+              ) -> tuple[Exact, tuple[PriceAdjustment, ...]]:
+        adjustments: list[PriceAdjustment] = []
+        for discount, reward in self._rewards(RewardTarget.LINES):
+            if not reward.matches(line.product_reference, line.sku):
+                continue
+            change = self._take(total, discount, reward, line.quantity)
+            if change != ZERO_EXACT:
+                adjustments.append(self._adjustment(discount, total, change))
+                total = total + change
+        return total, tuple(adjustments)
+
+
+def _gift_cards(order: Order, total: Decimal, at: datetime
+                ) -> tuple[tuple[AmountAdjustment, ...], Decimal]:
+    """What each redeemed card pays, in order, until nothing is left to pay."""
+    paid: list[AmountAdjustment] = []
+    left = total
+    for code in order.gift_card_codes:
+        card = order.gift_cards.get(code)
+        if card is None or left <= 0 or card.why_not(order.currency_id, at) is not None:
+            continue
+        amount = min(card.remaining, left)
+        paid.append(AmountAdjustment(f"Gift card {code}", code, card.id, amount))
+        left -= amount
+    return tuple(paid), left
 
 
 @dataclass(frozen=True, slots=True)

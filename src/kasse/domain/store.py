@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import TypeVar
 from uuid import UUID
 
+from kasse.domain.discounts import Discount, DiscountCode
 from kasse.domain.money import RoundingMethod
 
 
@@ -291,9 +292,12 @@ class StoreConfig:
     order_statuses: tuple[OrderStatus, ...]
     payment_methods: tuple[PaymentMethod, ...]
     shipping_methods: tuple[ShippingMethod, ...]
+    discounts: tuple[Discount, ...] = ()
     # Every priced amount of a response looks its currency, tax class … up by id: the
     # lookups are indexed once per configuration instead of scanned on every call.
     _by_id: Mapping[UUID, object] = field(init=False, repr=False, compare=False)
+    _codes: Mapping[str, tuple[Discount, DiscountCode]] = field(
+        init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         regions = (r for c in self.countries for r in c.regions)
@@ -302,6 +306,17 @@ class StoreConfig:
             *self.currencies, *self.countries, *regions, *self.tax_classes,
             *self.order_statuses, *self.payment_methods, *self.shipping_methods)
         object.__setattr__(self, "_by_id", {item.id: item for item in everything})
+        object.__setattr__(self, "_codes", {c.code: (d, c) for d in self.discounts
+                                            for c in d.codes})
+
+    def discount_code(self, code: str) -> tuple[Discount, DiscountCode] | None:
+        """The discount a (normalized) code belongs to, with the code's own settings."""
+        return self._codes.get(code)
+
+    @property
+    def has_timed_discounts(self) -> bool:
+        """Whether some discount starts or ends at a date (prices then depend on time)."""
+        return any(d.timed for d in self.discounts)
 
     def _lookup(self, kind: type[T], item_id: UUID | None) -> T | None:
         item = self._by_id.get(item_id) if item_id is not None else None

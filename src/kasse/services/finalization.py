@@ -15,12 +15,13 @@ from kasse.domain.checkout import (
     AttemptStatus,
     CartChanged,
     CheckoutAttempt,
+    RedemptionUnavailable,
     TransactionConflict,
     check_amount,
     fingerprint,
 )
 from kasse.domain.order import Order
-from kasse.domain.order_calculation import calculate
+from kasse.domain.order_calculation import OrderCalculation, calculate
 from kasse.domain.store import StoreConfig
 from kasse.payments.provider import PaymentResult
 from kasse.services.ports import OrderUnit
@@ -52,8 +53,9 @@ async def finalize(unit: OrderUnit, config: StoreConfig, order: Order,
         raise TransactionConflict(
             f"order {order.order_number} is already finalized with transaction "
             f"{order.transaction_id}; transaction {transaction_id} was not applied")
-    calculation = calculate(order, config)
+    calculation = calculate(order, config, now)
     if fingerprint(order, calculation) != attempt.fingerprint:
+        _explain_used_up(order, calculation)
         raise CartChanged("the order changed after this payment was started; start a new "
                           "checkout")
     currency = config.currency_by_id(order.currency_id)
@@ -61,6 +63,8 @@ async def finalize(unit: OrderUnit, config: StoreConfig, order: Order,
     code = currency.code if currency else "?"
     amount = result.amount if result.amount is not None else attempt.amount
     check_amount(amount, calculation.transaction_amount, places, code)
+
+    await _redeem(unit, order, calculation, now)
 
     shortfall: list[dict[str, str]] = []
     for line, units in order.all_lines():
@@ -91,3 +95,40 @@ async def finalize(unit: OrderUnit, config: StoreConfig, order: Order,
     order.notify(f"order {order.order_number} placed")
     return Finalized(order, newly=True)
 
+
+
+AGAIN = ("; the order was not placed and stays open: check out again to pay the amount "
+         "without it")
+
+
+def _explain_used_up(order: Order, calculation: OrderCalculation) -> None:
+    """When a code or card of the order is what changed, say so."""
+    for applied in calculation.codes:
+        usage = order.code_usage.get(applied.code)
+        if usage is not None and usage.exhausted:
+            raise RedemptionUnavailable(
+                f"discount code {applied.code!r} has been used up by other orders" + AGAIN)
+    for code in order.gift_card_codes:
+        card = order.gift_cards.get(code)
+        paid = next((g.amount for g in calculation.gift_cards if g.code == code), None)
+        if card is not None and (paid is None or paid == card.remaining):
+            raise RedemptionUnavailable(
+                f"the balance of gift card {code!r} changed (left: {card.remaining:f})"
+                + AGAIN)
+
+
+async def _redeem(unit: OrderUnit, order: Order, calculation: OrderCalculation,
+                  now: datetime) -> None:
+    """Count the uses of the order's discount codes and debit its gift cards, atomically
+    with the finalization: if another order took the last use or balance first, nothing
+    of this finalization is kept."""
+    for applied in calculation.codes:
+        if applied.fulfilled and not await unit.redemptions.count_use(
+                order.store_id, applied.code, order.id, now):
+            raise RedemptionUnavailable(
+                f"discount code {applied.code!r} has been used up by other orders" + AGAIN)
+    for card in calculation.gift_cards:
+        if not await unit.redemptions.debit(order.store_id, card.code, card.amount,
+                                            order.id, now):
+            raise RedemptionUnavailable(
+                f"gift card {card.code!r} no longer has {card.amount:f} left" + AGAIN)

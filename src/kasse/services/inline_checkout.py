@@ -12,6 +12,7 @@ from kasse.domain.checkout import (
     ZERO_VALUE_PROVIDER,
     CartChanged,
     CheckoutInvalid,
+    RedemptionUnavailable,
     TransactionConflict,
 )
 from kasse.domain.errors import InvalidInput, NotFound
@@ -147,6 +148,8 @@ async def confirm(checkout: Checkout, config: StoreConfig, order_id: UUID,
                     reference=attempt.reference, status=status,
                     transaction_id=transaction_id, amount=confirmation.amount,
                     fee=confirmation.fee, metadata=metadata), checkout.clock())
+            except RedemptionUnavailable:
+                raise
             except CartChanged:
                 raise CartChanged("the order changed after it was initialized; initialize "
                                   "again") from None

@@ -4,11 +4,13 @@ that keeps the result consistent (addresses before methods, countries before pri
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Final
 
 from kasse.domain import order_properties as props
+from kasse.domain.discounts import normalize_code
 from kasse.domain.errors import InvalidInput
 from kasse.domain.order import Order, OrderLine
 from kasse.domain.session import parse_language
@@ -81,8 +83,8 @@ def _destination(config: StoreConfig, change: AddressChange, current_country: Co
     return country, region
 
 
-async def apply(order: Order, config: StoreConfig, change: OrderChange, unit: OrderUnit
-                ) -> None:
+async def apply(order: Order, config: StoreConfig, change: OrderChange, unit: OrderUnit,
+                at: datetime | None = None) -> None:
     """Apply a ``PATCH``; any invalid part fails the whole request (nothing is saved)."""
     order.ensure_open()
     updates: dict[str, str] = {}
@@ -162,10 +164,23 @@ async def apply(order: Order, config: StoreConfig, change: OrderChange, unit: Or
         order.set_properties(change.properties)
     if change.tags is not None:
         order.set_tags(change.tags)
-    for code in [*change.redeem, *change.unredeem]:
-        if code.strip():
-            raise InvalidInput(f"no discount or gift card with code {code.strip()!r}")
+    for code in change.unredeem:
+        order.unredeem(code)
+    for code in change.redeem:
+        await _redeem(order, config, code, unit, at or datetime.now(UTC))
     order.notify("order updated")
+
+
+async def _redeem(order: Order, config: StoreConfig, code: str, unit: OrderUnit,
+                  at: datetime) -> None:
+    """Redeem a discount code or gift card, knowing its uses and balance right now."""
+    normalized = normalize_code(code)
+    if config.discount_code(normalized) is not None:
+        usage = (await unit.redemptions.usage(order.store_id, [normalized])).get(normalized)
+        order.redeem(config, normalized, at, usage=usage)
+        return
+    card = (await unit.redemptions.gift_cards(order.store_id, [normalized])).get(normalized)
+    order.redeem(config, normalized, at, card=card)
 
 
 async def _reprice(order: Order, config: StoreConfig, currency: Currency, unit: OrderUnit

@@ -64,8 +64,8 @@ class PricedOrder:
     notices: list[Notice]
 
 
-def priced(order: Order, config: StoreConfig) -> PricedOrder:
-    return PricedOrder(order, calculate(order, config), list(order.notices))
+def priced(order: Order, config: StoreConfig, at: datetime | None = None) -> PricedOrder:
+    return PricedOrder(order, calculate(order, config, at), list(order.notices))
 
 
 class Orders:
@@ -239,7 +239,7 @@ class Orders:
     async def update(self, config: StoreConfig, order_id: UUID, change: OrderChange
                      ) -> PricedOrder:
         async def action(order: Order, unit: OrderUnit) -> None:
-            await order_changes.apply(order, config, change, unit)
+            await order_changes.apply(order, config, change, unit, self.clock())
 
         return await self._change(config, order_id, action)
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from kasse.domain.checkout import CheckoutAttempt
+from kasse.domain.discounts import CodeUsage, GiftCard
 from kasse.domain.order import Order
 from kasse.domain.store import Product, StoreConfig
 
@@ -87,6 +88,23 @@ class CheckoutRepository(Protocol):
         """Decrement stock atomically; False when not enough is left."""
 
 
+class RedemptionRepository(Protocol):
+    async def usage(self, store_id: UUID, codes: Sequence[str]) -> dict[str, CodeUsage]: ...
+
+    async def gift_cards(self, store_id: UUID, codes: Sequence[str]
+                         ) -> dict[str, GiftCard]: ...
+
+    async def count_use(self, store_id: UUID, code: str, order_id: UUID, at: datetime
+                        ) -> bool:
+        """Count one use of a discount code by an order (once per order); False when the
+        code has no use left."""
+
+    async def debit(self, store_id: UUID, code: str, amount: Decimal, order_id: UUID,
+                    at: datetime) -> bool:
+        """Debit a gift card for an order (once per order); False when its balance is
+        short."""
+
+
 class OrderUnit(Protocol):
     """What one order use case works with, inside one transaction."""
 
@@ -98,6 +116,9 @@ class OrderUnit(Protocol):
 
     @property
     def checkout(self) -> CheckoutRepository: ...
+
+    @property
+    def redemptions(self) -> RedemptionRepository: ...
 
 
 class Storage(Protocol):

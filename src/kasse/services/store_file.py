@@ -13,6 +13,7 @@ from uuid import UUID
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -219,6 +220,56 @@ class ProductEntry(_Model):
     variants: list[VariantEntry] = Field(default_factory=list)
 
 
+Code = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1,
+                                        max_length=100, pattern=r"^[^\s,]+$")]
+Percentage = Annotated[Decimal, Field(allow_inf_nan=False, gt=0, le=100),
+                       AfterValidator(_exact)]
+
+
+class CodeEntry(_Model):
+    code: Code
+    usageLimit: Annotated[int, Field(ge=1)] | None = None
+
+
+class DiscountRules(_Model):
+    """All must hold: a minimum subtotal in the order's currency, a shipping country."""
+
+    minSubtotal: Prices = Field(default_factory=dict)
+    countries: list[CountryCode] = Field(default_factory=list)
+
+
+class RewardEntry(_Model):
+    """A percentage (10 = 10 %) or an amount per currency off the target. For ``lines``
+    the amount is per unit of each matching line."""
+
+    target: Literal["subtotal", "shipping", "total", "lines"]
+    percentage: Percentage | None = None
+    amounts: Prices = Field(default_factory=dict)
+    products: list[Reference] = Field(default_factory=list)
+
+
+class DiscountEntry(_Model):
+    id: UUID | None = None
+    alias: Alias
+    name: Name
+    type: Literal["Automatic", "Code"]
+    codes: list[Code | CodeEntry] = Field(default_factory=list)
+    active: bool = True
+    startDate: AwareDatetime | None = None
+    expiryDate: AwareDatetime | None = None
+    blockFurtherDiscounts: bool = False
+    rules: DiscountRules = Field(default_factory=DiscountRules)
+    rewards: Annotated[list[RewardEntry], Field(min_length=1)]
+
+
+class GiftCardEntry(_Model):
+    code: Code
+    currency: CurrencyCode
+    amount: Amount
+    expiryDate: AwareDatetime | None = None
+    active: bool = True
+
+
 class StoreFile(_Model):
     """A whole store: the file is the truth for everything in the store it names."""
 
@@ -230,3 +281,6 @@ class StoreFile(_Model):
     paymentMethods: list[PaymentMethodEntry] = Field(default_factory=list)
     shippingMethods: list[ShippingMethodEntry] = Field(default_factory=list)
     products: list[ProductEntry] = Field(default_factory=list)
+    discounts: list[DiscountEntry] = Field(default_factory=list)
+    giftCards: list[GiftCardEntry] = Field(default_factory=list)
+    """Issued gift cards: an import adds or updates them but never withdraws one."""

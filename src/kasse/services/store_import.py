@@ -207,6 +207,61 @@ def _cross_check(f: StoreFile) -> list[tuple[Loc, str]]:
         p += _duplicates(product.variants, lambda v: v.reference, (*loc, "variants"))
         for j, variant in enumerate(product.variants):
             check_prices(variant.prices, (*loc, "variants", j, "prices"))
+    return p + _check_discounts(f)
+
+
+def _check_discounts(f: StoreFile) -> list[tuple[Loc, str]]:
+    p: list[tuple[Loc, str]] = []
+    countries = {c.code for c in f.countries}
+    currencies = {c.code for c in f.currencies}
+
+    def need(ok: bool, loc: Loc, message: str) -> None:
+        if not ok:
+            p.append((loc, message))
+
+    def check_prices(prices: Mapping[str, Decimal], loc: Loc) -> None:
+        for code in prices:
+            need(code in currencies, (*loc, code), f"currency {code!r} is not in currencies")
+    sold = {x for product in f.products for x in (
+        product.reference, product.sku, *(v.sku for v in product.variants))}
+    p += _duplicates(f.discounts, lambda d: d.alias, ("discounts",))
+    all_codes = [(i, j, c if isinstance(c, str) else c.code)
+                 for i, d in enumerate(f.discounts) for j, c in enumerate(d.codes)]
+    seen: set[str] = set()
+    for i, j, code in all_codes:
+        need(code not in seen, ("discounts", i, "codes", j), f"code {code!r} is used twice")
+        seen.add(code)
+    for i, d in enumerate(f.discounts):
+        loc: Loc = ("discounts", i)
+        if d.type == "Code":
+            need(bool(d.codes), (*loc, "codes"), "a Code discount needs at least one code")
+        else:
+            need(not d.codes, (*loc, "codes"), "an Automatic discount has no codes")
+        if d.startDate and d.expiryDate:
+            need(d.startDate < d.expiryDate, (*loc, "expiryDate"),
+                 "expiryDate must come after startDate")
+        check_prices(d.rules.minSubtotal, (*loc, "rules", "minSubtotal"))
+        for j, code in enumerate(d.rules.countries):
+            need(code in countries, (*loc, "rules", "countries", j),
+                 f"country {code!r} is not in countries")
+        for j, reward in enumerate(d.rewards):
+            rloc: Loc = (*loc, "rewards", j)
+            need((reward.percentage is None) != (not reward.amounts), rloc,
+                 "a reward takes either a percentage or amounts per currency off")
+            check_prices(reward.amounts, (*rloc, "amounts"))
+            if reward.target == "lines":
+                need(bool(reward.products), (*rloc, "products"),
+                     "a lines reward names the products (references or SKUs) it applies to")
+            else:
+                need(not reward.products, (*rloc, "products"),
+                     "only a lines reward names products")
+            for k, product in enumerate(reward.products):
+                need(product in sold, (*rloc, "products", k),
+                     f"no product or SKU {product!r} in products")
+    p += _duplicates(f.giftCards, lambda g: g.code, ("giftCards",))
+    for i, card in enumerate(f.giftCards):
+        need(card.currency in currencies, ("giftCards", i, "currency"),
+             f"currency {card.currency!r} is not in currencies")
     return p
 
 
@@ -245,7 +300,8 @@ def build_plan(f: StoreFile, store_id: UUID) -> dict[str, list[Row]]:
     plan: dict[str, list[Row]] = {name: [] for name in (
         "stores", "currencies", "countries", "regions", "tax_classes", "tax_rates",
         "order_statuses", "payment_methods", "payment_method_settings", "shipping_methods",
-        "shipping_options", "allowed_countries", "products", "product_variants", "prices")}
+        "shipping_options", "allowed_countries", "products", "product_variants", "prices",
+        "discounts", "discount_codes", "gift_cards")}
 
     def prices(owner: UUID, values: Mapping[str, Decimal]) -> None:
         plan["prices"].extend(
@@ -367,7 +423,43 @@ def build_plan(f: StoreFile, store_id: UUID) -> dict[str, list[Row]]:
                 "stock": variant.stock, "properties": dict(variant.properties),
                 "sort_order": v_order})
             prices(v_id, variant.prices)
+    _plan_discounts(f, store_id, ids, currency_id, country_id, plan)
     return plan
+
+
+def _plan_discounts(f: StoreFile, store_id: UUID, ids: _Ids, currency_id: Mapping[str, UUID],
+                    country_id: Mapping[str, UUID], plan: dict[str, list[Row]]) -> None:
+    """Discounts with rules and rewards as JSON (amounts as exact decimal strings), their
+    codes, and the gift cards to issue or update."""
+
+    def amounts(values: Mapping[str, Decimal]) -> dict[str, str]:
+        return {str(currency_id[code]): f"{value:f}" for code, value in values.items()}
+
+    for order, d in enumerate(f.discounts):
+        d_id = ids("discount", d.alias, given=d.id)
+        plan["discounts"].append({
+            "id": d_id, "store_id": store_id, "alias": d.alias, "name": d.name,
+            "kind": d.type, "active": d.active, "starts_at": d.startDate,
+            "expires_at": d.expiryDate, "block_further": d.blockFurtherDiscounts,
+            "rules": {"minSubtotal": amounts(d.rules.minSubtotal),
+                      "countries": [str(country_id[c]) for c in d.rules.countries]},
+            "rewards": [{"target": r.target,
+                         "percentage": f"{r.percentage / 100:f}"
+                         if r.percentage is not None else None,
+                         "amounts": amounts(r.amounts), "products": list(r.products)}
+                        for r in d.rewards],
+            "sort_order": order})
+        for entry in d.codes:
+            code, limit = (entry, None) if isinstance(entry, str) else (entry.code,
+                                                                         entry.usageLimit)
+            plan["discount_codes"].append({
+                "id": ids("discountcode", code), "store_id": store_id, "discount_id": d_id,
+                "code": code, "usage_limit": limit})
+    for card in f.giftCards:
+        plan["gift_cards"].append({
+            "id": ids("giftcard", card.code), "store_id": store_id, "code": card.code,
+            "currency_id": currency_id[card.currency], "amount": card.amount,
+            "expires_at": card.expiryDate, "active": card.active})
 
 
 async def import_store(storage: Storage, data: Any) -> ImportResult:

@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kasse.adapters.db.redemption_repository import SqlRedemptionRepository
 from kasse.adapters.db.tables import number_sequences, order_lines, orders
 from kasse.domain.errors import ConcurrentUpdate
 from kasse.domain.order import Order, OrderLine
@@ -75,6 +76,8 @@ def _order_values(order: Order) -> dict[str, Any]:
         "properties": dict(order.properties),
         "server_properties": dict(order.server_properties),
         "tags": list(order.tags),
+        "discount_codes": list(order.discount_codes),
+        "gift_card_codes": list(order.gift_card_codes),
         "created_at": order.created_at,
         "updated_at": order.updated_at,
         "finalized_at": order.finalized_at,
@@ -135,6 +138,8 @@ def _order_from(row: Any, line_rows: Sequence[Any]) -> Order:
         payment_method_id=row.payment_method_id, properties=dict(row.properties or {}),
         server_properties=dict(row.server_properties or {}),
         tags=list(row.tags or []), lines=top,
+        discount_codes=list(row.discount_codes or []),
+        gift_card_codes=list(row.gift_card_codes or []),
         created_at=_utc(row.created_at) or datetime.now(UTC),
         updated_at=_utc(row.updated_at) or datetime.now(UTC),
         finalized_at=_utc(row.finalized_at), payment_status=row.payment_status,
@@ -170,6 +175,7 @@ class SqlOrderRepository:
                      for r in rows if r.l_id is not None]
         order = _order_from(row, lines)
         self._loaded_lines[order.id] = _line_rows(order)
+        await SqlRedemptionRepository(self.conn).load_into(order)
         return order
 
     async def add(self, order: Order) -> None:

@@ -14,6 +14,7 @@ from kasse.adapters.db import store_repository as repo
 from kasse.adapters.db.checkout_repository import SqlCheckoutRepository
 from kasse.adapters.db.database import Database
 from kasse.adapters.db.order_repository import SqlOrderRepository
+from kasse.adapters.db.redemption_repository import SqlRedemptionRepository
 from kasse.domain.errors import Conflict
 from kasse.domain.store import Product, StoreConfig
 from kasse.services.ports import Plan, TableCounts
@@ -89,3 +90,4 @@ class SqlOrderUnit:
         self.orders = SqlOrderRepository(conn)
         self.catalog = SqlCatalogReader(conn)
         self.checkout = SqlCheckoutRepository(conn)
+        self.redemptions = SqlRedemptionRepository(conn)

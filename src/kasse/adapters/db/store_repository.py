@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy import Row, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kasse.adapters.db import tables as t
+from kasse.domain.discounts import Discount, DiscountCode, DiscountKind, Reward, RewardTarget
 from kasse.domain.money import RoundingMethod
 from kasse.domain.store import (
     AllowedCountry,
@@ -217,7 +219,47 @@ async def load_store_config(conn: AsyncConnection, store_id: UUID) -> StoreConfi
     )
     return StoreConfig(store=store, currencies=currencies, countries=countries,
                        tax_classes=tax_classes, order_statuses=statuses,
-                       payment_methods=payment_methods, shipping_methods=shipping_methods)
+                       payment_methods=payment_methods, shipping_methods=shipping_methods,
+                       discounts=await _discounts(conn, store_id))
+
+
+def _amounts(values: Mapping[str, str]) -> Mapping[UUID, Decimal]:
+    return MappingProxyType({UUID(k): Decimal(v) for k, v in values.items()})
+
+
+async def _discounts(conn: AsyncConnection, store_id: UUID) -> tuple[Discount, ...]:
+    codes: dict[UUID, list[DiscountCode]] = defaultdict(list)
+    for c in await conn.execute(
+        select(t.discount_codes).where(t.discount_codes.c.store_id == store_id)
+        .order_by(t.discount_codes.c.code)
+    ):
+        codes[c.discount_id].append(DiscountCode(c.id, c.code, c.usage_limit))
+    found = []
+    for d in await conn.execute(
+        select(t.discounts).where(t.discounts.c.store_id == store_id)
+        .order_by(t.discounts.c.sort_order, t.discounts.c.alias)
+    ):
+        rules = d.rules or {}
+        found.append(Discount(
+            id=d.id, alias=d.alias, name=d.name, kind=DiscountKind(d.kind),
+            rewards=tuple(
+                Reward(target=RewardTarget(r["target"]),
+                       percentage=Decimal(r["percentage"]) if r.get("percentage") else None,
+                       amounts=_amounts(r.get("amounts") or {}),
+                       products=frozenset(r.get("products") or ()))
+                for r in d.rewards or ()),
+            active=d.active, starts_at=_utc(d.starts_at), expires_at=_utc(d.expires_at),
+            block_further=d.block_further,
+            min_subtotal=_amounts(rules.get("minSubtotal") or {}),
+            countries=frozenset(UUID(c) for c in rules.get("countries") or ()),
+            codes=tuple(codes.get(d.id, ()))))
+    return tuple(found)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 async def _allowed_countries(conn: AsyncConnection, owner_ids: Sequence[UUID],

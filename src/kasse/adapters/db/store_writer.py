@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +19,10 @@ ORDER = (
     "stores", "currencies", "countries", "regions", "tax_classes", "tax_rates",
     "order_statuses", "payment_methods", "payment_method_settings", "shipping_methods",
     "shipping_options", "allowed_countries", "products", "product_variants", "prices",
+    "discounts", "discount_codes",
 )
+# Issued gift cards are added and updated by an import, never removed by one.
+UPSERT_ONLY = ("gift_cards",)
 
 
 def _scope(table: Table, store_id: UUID) -> ColumnElement[bool]:
@@ -42,6 +46,15 @@ def _scope(table: Table, store_id: UUID) -> ColumnElement[bool]:
 
 def _key(table: Table, row: Any) -> tuple[Any, ...]:
     return tuple(row[c.name] for c in table.primary_key.columns)
+
+
+def _same(stored: Any, wanted: Any) -> bool:
+    """SQLite gives datetimes back without their zone (they are stored in UTC)."""
+    if isinstance(stored, datetime) and isinstance(wanted, datetime):
+        if stored.tzinfo is None:
+            stored = stored.replace(tzinfo=UTC)
+        return bool(stored == wanted)
+    return bool(stored == wanted)
 
 
 async def apply_plan(conn: AsyncConnection, store_id: UUID, plan: dict[str, list[Row]]
@@ -78,17 +91,37 @@ async def apply_plan(conn: AsyncConnection, store_id: UUID, plan: dict[str, list
             if current is None:
                 await conn.execute(insert(table).values(**row))
                 created += 1
-            elif any(current.get(col) != value for col, value in row.items()):
+            elif not all(_same(current.get(col), value) for col, value in row.items()):
                 await conn.execute(update(table).where(
                     and_(*(c == v for c, v in zip(table.primary_key.columns, key, strict=True)))
                 ).values(**row))
                 updated += 1
         counts[name] = (created, updated, counts[name][2])
 
+    for name in UPSERT_ONLY:
+        counts[name] = await _upsert(conn, t.metadata.tables[name], store_id,
+                                     plan.get(name, []))
+
     if any(sum(c) for c in counts.values()):
         await conn.execute(update(t.stores).where(t.stores.c.id == store_id)
                            .values(config_version=t.stores.c.config_version + 1))
     return counts
+
+
+async def _upsert(conn: AsyncConnection, table: Table, store_id: UUID, rows: list[Row]
+                  ) -> tuple[int, int, int]:
+    existing = {r.id: dict(r._mapping) for r in await conn.execute(
+        select(table).where(table.c.store_id == store_id))}
+    created = updated = 0
+    for row in rows:
+        current = existing.get(row["id"])
+        if current is None:
+            await conn.execute(insert(table).values(created_at=datetime.now(UTC), **row))
+            created += 1
+        elif not all(_same(current.get(col), value) for col, value in row.items()):
+            await conn.execute(update(table).where(table.c.id == row["id"]).values(**row))
+            updated += 1
+    return created, updated, 0
 
 
 async def store_id_for(conn: AsyncConnection, alias: str, given: UUID | None) -> UUID | None:

@@ -8,6 +8,8 @@ single indexed lookup.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -283,6 +285,9 @@ orders = Table(
     # Properties only the server sees (e.g. a payment provider's metadata).
     Column("server_properties", JSON, nullable=False, default=dict, server_default="{}"),
     Column("tags", JSON, nullable=False, default=list),
+    # Redeemed codes (upper case), in the order they were redeemed.
+    Column("discount_codes", JSON, nullable=False, default=list, server_default="[]"),
+    Column("gift_card_codes", JSON, nullable=False, default=list, server_default="[]"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("finalized_at", DateTime(timezone=True)),
@@ -376,4 +381,70 @@ outbox_events = Table(
     # One event per topic and aggregate where it must happen once (e.g. order.finalized).
     Column("dedupe_key", String(200), unique=True),
     Index("ix_outbox_events_pending", "delivered_at", "created_at"),
+)
+
+
+# --- discounts and gift cards ------------------------------------------------------------
+
+# Configuration (from the store file): rules and rewards are small JSON documents whose
+# amounts are decimal strings, so they stay exact.
+discounts = Table(
+    "discounts",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("store_id", Uuid, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("alias", String(100), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("starts_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("block_further", Boolean, nullable=False),
+    Column("rules", JSON, nullable=False),
+    Column("rewards", JSON, nullable=False),
+    Column("sort_order", Integer, nullable=False),
+    UniqueConstraint("store_id", "alias", name="uq_discounts_store_alias"),
+)
+
+# ``used`` is counted by finalized orders and never written by an import.
+discount_codes = Table(
+    "discount_codes",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("store_id", Uuid, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("discount_id", Uuid, ForeignKey("discounts.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("code", String(100), nullable=False),
+    Column("usage_limit", Integer),
+    Column("used", Integer, nullable=False, default=0, server_default="0"),
+    UniqueConstraint("store_id", "code", name="uq_discount_codes_store_code"),
+)
+
+# Issued cards: an import adds or updates them but never removes one; ``debited`` grows
+# with every finalized order paid with the card.
+gift_cards = Table(
+    "gift_cards",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("store_id", Uuid, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("code", String(100), nullable=False),
+    Column("currency_id", Uuid, nullable=False),
+    Column("amount", ScaledDecimal, nullable=False),
+    Column("debited", ScaledDecimal, nullable=False, default=Decimal(0), server_default="0"),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("store_id", "code", name="uq_gift_cards_store_code"),
+)
+
+# What each finalized order used: one row per order and code, so a use is counted and a
+# card debited once however often finalization is attempted.
+redemptions = Table(
+    "redemptions",
+    metadata,
+    Column("order_id", Uuid, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("code", String(100), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("amount", ScaledDecimal),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -29,7 +29,7 @@ from kasse.api.responses import NOTIFICATIONS, JsonResponse, notifications_heade
 from kasse.api.serializers import View
 from kasse.api.shaping import apply_fields
 from kasse.domain import payment_link
-from kasse.domain.order import Notice
+from kasse.domain.order import Notice, Order
 from kasse.domain.session import Session, resolve_session
 from kasse.domain.store import StoreConfig
 from kasse.services import order_changes as changes
@@ -87,9 +87,17 @@ class OrderCall:
     def respond(self, priced: PricedOrder, *, mutation: bool = True) -> Response:
         body = orjson.dumps(apply_fields(
             OrderView(View(self.config), self.shape.expand).order(priced), self.shape.fields))
-        self.rendered.put(self.key(priced.order.id, priced.order.version), body)
+        if _keepable(priced.order, self.config):
+            self.rendered.put(self.key(priced.order.id, priced.order.version), body)
         headers = notifications_header(priced.notices) if mutation else None
         return Response(body, media_type=JsonResponse.media_type, headers=headers)
+
+
+def _keepable(order: Order, config: StoreConfig) -> bool:
+    """Whether the rendering depends on nothing but the order and the configuration: the
+    uses left of a discount code, a gift card's balance or a discount's date window can
+    change what an unchanged order shows."""
+    return not (order.discount_codes or order.gift_card_codes or config.has_timed_discounts)
 
 
 @reads(*documented_params(store_config), *documented_params(session_headers),

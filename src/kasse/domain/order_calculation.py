@@ -245,7 +245,7 @@ def calculate(order: Order, config: StoreConfig, at: datetime | None = None
         total = total.rounded(ctx.decimal_places)
         before_total = before_total.rounded(ctx.decimal_places)
     total_price = total.price(cid)
-    lower = (subtotal_before - adjusted_lines) + (shipping_fee.price_exact - shipping)
+    lower = (subtotal_before - subtotal) + (shipping_fee.price_exact - shipping)
     gift_cards, transaction = _gift_cards(order, max(total_price.with_tax, ZERO), at)
     return OrderCalculation(
         currency_id=cid,

@@ -2,7 +2,8 @@
 """The two commands a newcomer needs, using nothing but python3 and pip.
 
     python3 tasks.py run     set up .venv, migrate, load the demo store, serve on :8080
-    python3 tasks.py test    set up .venv with test tools and run the whole suite
+    python3 tasks.py test    set up .venv with test tools (and Debian's chromium for the
+                             browser tests) and run the whole suite
     python3 tasks.py bench   run the benchmarks (see the README's performance section)
 
 ``test`` passes further arguments to pytest. ``test --postgres URL`` runs the suite
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -22,6 +24,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
 
 
 def _sh(*args: str | Path, env: dict[str, str] | None = None) -> None:
@@ -45,13 +48,43 @@ def ensure_venv(extras: str = "") -> None:
     stamp.write_text(digest)
 
 
+def ensure_chromium() -> None:
+    """Install Debian's chromium for the browser tests (tests/browser) when it is missing.
+
+    Playwright drives this system browser by path: its own browser downloads are not
+    used, so the browser comes from the distribution's packages.
+    """
+    configured = os.environ.get("KASSE_CHROMIUM")
+    browser = Path(configured or DEFAULT_CHROMIUM)
+    if browser.exists():
+        return
+    if configured:
+        sys.exit(f"KASSE_CHROMIUM is {configured}, which does not exist")
+    if shutil.which("apt-get") is None:
+        sys.exit(f"the browser tests need chromium at {browser}; install it (or set "
+                 "KASSE_CHROMIUM to a Chromium binary) and run again")
+    prefix: list[str] = []
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        if shutil.which("sudo") is None:
+            sys.exit(f"the browser tests need chromium at {browser}: run 'apt-get install "
+                     "chromium' as root (or set KASSE_CHROMIUM) and run again")
+        prefix = ["sudo"]
+    print(f"installing chromium for the browser tests ({browser} is missing)", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    _sh(*prefix, "apt-get", "update", env=env)
+    _sh(*prefix, "apt-get", "install", "-y", "--no-install-recommends", "chromium", env=env)
+    if not browser.exists():
+        sys.exit(f"chromium was installed but {browser} does not exist; set KASSE_CHROMIUM "
+                 "to the browser's path")
+
+
 def run(args: list[str]) -> int:
     ensure_venv()
     kasse = BIN / "kasse"
     _sh(kasse, "migrate")
     _sh(kasse, "demo")
-    print("\nkasse serves the demo store on http://127.0.0.1:8080 (Ctrl+C stops it)\n",
-          flush=True)
+    print("\nkasse serves the demo store on http://127.0.0.1:8080 (Ctrl+C stops it);\n"
+          "its demo storefront is at http://127.0.0.1:8080/demo\n", flush=True)
     # The demo's card payments go to the simulated test gateway, served by kasse itself.
     os.environ.setdefault("KASSE_TEST_GATEWAY", "true")
     os.execv(str(kasse), [str(kasse), "serve", "--port", "8080", *args])
@@ -59,6 +92,7 @@ def run(args: list[str]) -> int:
 
 def test(args: list[str]) -> int:
     ensure_venv("test")
+    ensure_chromium()
     env = dict(os.environ)
     if args[:1] == ["--postgres"]:
         if len(args) < 2:

@@ -152,7 +152,9 @@ def serve(name: str, args: list[str], env: dict[str, str], port: int, logs: Path
 def kasse_env(database_url: str, folder: Path, public_url: str) -> dict[str, str]:
     return {**os.environ, "KASSE_DATABASE_URL": database_url, "KASSE_API_KEYS": API_KEY,
             "KASSE_DATA_DIR": str(folder), "KASSE_LOG_LEVEL": "warning",
-            "KASSE_PUBLIC_URL": public_url, "KASSE_TEST_GATEWAY": "false"}
+            "KASSE_PUBLIC_URL": public_url, "KASSE_TEST_GATEWAY": "false",
+            # Every virtual shopper comes from one address: no per-client limit here.
+            "KASSE_CHECKOUT_RATE_PER_MINUTE": "0"}
 
 
 def gateway_args(port: int) -> list[str]:

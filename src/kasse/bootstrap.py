@@ -73,7 +73,9 @@ class MountedGateway:
 
     @classmethod
     def create(cls) -> MountedGateway:
-        config = GatewayConfig(merchants={})
+        # Served on kasse's own origin, its card page may be framed by kasse's pages (the
+        # demo storefront's Framed checkout); by nobody else.
+        config = GatewayConfig(merchants={}, frame_ancestors="'self'")
         return cls(config, create_gateway_app(config))
 
 

@@ -1,4 +1,4 @@
-"""The ``kasse`` command: serve, migrate, import, demo, openapi, payment-link."""
+"""The ``kasse`` command: serve, migrate, import, demo, openapi, payment-link, cleanup."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from pydantic import SecretStr
 
+from kasse import logs
 from kasse.config import Settings
 
 
@@ -152,9 +153,49 @@ def cmd_serve(args: argparse.Namespace) -> int:
         asyncio.run(upgrade(settings.effective_database_url))
     # Workers start with migrations already applied; they must not race to apply them.
     os.environ["KASSE_AUTO_MIGRATE"] = "false"
+    if args.workers > 1:
+        _metrics_folder(settings)
     uvicorn.run("kasse.api.app:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level=settings.log_level, proxy_headers=True,
-                server_header=False)
+                workers=args.workers, proxy_headers=True, server_header=False,
+                log_config=logs.logging_config(settings.log_level, settings.log_format),
+                access_log=False)  # kasse logs each request itself, with its request id
+    return 0
+
+
+def _metrics_folder(settings: Settings) -> None:
+    """Workers count in files of one fresh folder, which /metrics adds up."""
+    from kasse.adapters.metrics import MULTIPROCESS_ENV
+
+    folder = settings.data_dir / "metrics"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.db"):  # counts of an earlier run
+        old.unlink()
+    os.environ[MULTIPROCESS_ENV] = str(folder)
+
+
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    """Delete abandoned carts once (the server also does it now and then)."""
+    from datetime import UTC, datetime, timedelta
+
+    from kasse.adapters.db.database import Database
+    from kasse.adapters.db.storage import SqlStorage
+    from kasse.services.housekeeping import delete_abandoned_carts
+
+    settings = _settings()
+    days = args.days if args.days is not None else settings.abandoned_cart_days
+    if days <= 0:
+        print("kasse cleanup: abandoned carts are kept (KASSE_ABANDONED_CART_DAYS=0)")
+        return 0
+
+    async def run() -> int:
+        db = Database.from_url(settings.effective_database_url)
+        try:
+            return await delete_abandoned_carts(SqlStorage(db), datetime.now(UTC),
+                                                timedelta(days=days))
+        finally:
+            await db.dispose()
+
+    print(f"deleted {asyncio.run(run())} carts untouched for {days:g} days")
     return 0
 
 
@@ -188,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("--minutes", type=int, default=24 * 60,
                       help="how long the link is valid (default: 1440)")
     link.set_defaults(func=cmd_payment_link)
+
+    cleanup = commands.add_parser("cleanup", help="delete abandoned carts now")
+    cleanup.add_argument("--days", type=float, default=None,
+                         help="untouched for this many days (default: "
+                              "KASSE_ABANDONED_CART_DAYS)")
+    cleanup.set_defaults(func=cmd_cleanup)
     return parser
 
 

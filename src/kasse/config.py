@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -32,6 +32,19 @@ class Settings(BaseSettings):
         8_388_608, ge=0, description="Memory per worker for rendered cart bodies, reused while "
                                      "the cart is unchanged (0 turns it off)")
     log_level: str = Field("info")
+    log_format: Literal["json", "text"] = Field(
+        "json", description="json: one JSON object per line with the request id; text: "
+                            "plain lines for a terminal")
+    checkout_rate_per_minute: int = Field(
+        120, ge=0, description="Requests per minute one client address may make to the "
+                               "keyless checkout endpoints (token, pay pages), per worker; "
+                               "0 turns the limit off")
+    checkout_rate_burst: int = Field(60, ge=1, description="Requests such a client may make "
+                                                           "at once before the rate applies")
+    abandoned_cart_days: float = Field(
+        30, ge=0, description="Open carts untouched for this long are deleted (0: never)")
+    housekeeping_minutes: float = Field(
+        10, gt=0, description="How often each worker looks for abandoned carts")
     db_pool_size: int = Field(10, description="Connections per worker (PostgreSQL)")
     public_url: str = Field(
         "", description="Base URL shoppers and gateways reach kasse at (https://shop.example); "

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -23,15 +24,16 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture
-def server(demo_db_url: str, tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def serving(db_url: str, folder: Path, workers: int = 2, **env: str) -> Iterator[str]:
+    """``kasse serve`` as a real process on a free port; its output goes to server.log."""
     port = _free_port()
-    env = {**os.environ, "KASSE_DATABASE_URL": demo_db_url, "KASSE_API_KEYS": API_KEY,
-           "KASSE_DATA_DIR": str(tmp_path), "KASSE_LOG_LEVEL": "warning"}
-    log = (tmp_path / "server.log").open("w")
+    environment = {**os.environ, "KASSE_DATABASE_URL": db_url, "KASSE_API_KEYS": API_KEY,
+                   "KASSE_DATA_DIR": str(folder), "KASSE_LOG_LEVEL": "warning", **env}
+    log = (folder / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "kasse", "serve", "--port", str(port), "--workers", "2"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
+        [sys.executable, "-m", "kasse", "serve", "--port", str(port), "--workers",
+         str(workers)], env=environment, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -43,10 +45,16 @@ def server(demo_db_url: str, tmp_path: Path) -> Iterator[str]:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError("kasse serve did not start:\n"
-                                     + (tmp_path / "server.log").read_text())
+                                     + (folder / "server.log").read_text())
             time.sleep(0.2)
         yield url
     finally:
         process.terminate()
         process.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture
+def server(demo_db_url: str, tmp_path: Path) -> Iterator[str]:
+    with serving(demo_db_url, tmp_path) as url:
+        yield url

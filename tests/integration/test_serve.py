@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import httpx
 
 from tests.conftest import API_KEY
+from tests.integration.conftest import serving
 
 BASE = "/umbraco/commerce/storefront/api"
 
@@ -20,3 +24,28 @@ def test_served_over_http_by_two_workers(server: str) -> None:
         assert denied.status_code == 401
         assert denied.headers["content-type"].startswith("application/problem+json")
         assert "server" not in denied.headers  # no version banner
+
+
+def test_two_workers_log_json_lines_and_add_up_their_metrics(demo_db_url: str,
+                                                             tmp_path: Path) -> None:
+    headers = {"Api-Key": API_KEY, "Store": "demo"}
+    with serving(demo_db_url, tmp_path, KASSE_LOG_LEVEL="info") as url, \
+            httpx.Client(base_url=url, headers=headers, timeout=10) as http:
+        for i in range(20):  # over new connections, so both workers answer some
+            response = httpx.get(f"{url}{BASE}/v1/countries", headers={
+                **headers, "X-Request-Id": f"count-{i:04d}"}, timeout=10)
+            assert response.status_code == 200
+        scrapes = {http.get("/metrics").text for _ in range(6)}
+    route = f"{BASE}/v1/countries"
+    for body in scrapes:  # whichever worker answered, it reports both workers' requests
+        counts = [line for line in body.splitlines()
+                  if line.startswith("kasse_http_request_duration_seconds_count{")
+                  and f'route="{route}"' in line and 'status="200"' in line]
+        assert len(counts) == 1, body
+        assert float(counts[0].rsplit(" ", 1)[1]) == 20
+    lines = [json.loads(line) for line in (tmp_path / "server.log").read_text().splitlines()
+             if line.startswith("{")]
+    served = [line for line in lines if line.get("logger") == "kasse.access"
+              and line.get("route") == route]
+    assert {line["requestId"] for line in served} == {f"count-{i:04d}" for i in range(20)}
+    assert all(API_KEY not in json.dumps(line) for line in lines)

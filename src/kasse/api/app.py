@@ -14,7 +14,7 @@ from kasse import __version__
 from kasse.adapters.db.database import Database
 from kasse.adapters.db.migrate import upgrade_engine
 from kasse.adapters.db.storage import SqlStorage
-from kasse.api import problems
+from kasse.api import operations, problems
 from kasse.api.deps import PREFIX
 from kasse.api.formatting import format_amount
 from kasse.api.limits import BodySizeLimit, RejectNulBytes, RequireJson
@@ -29,6 +29,7 @@ from kasse.payments.testgateway_provider import MOUNT_PATH
 from kasse.services.catalog import StoreDirectory
 from kasse.services.checkout import Checkout
 from kasse.services.orders import Orders
+from kasse.storefront_demo import DEMO_PATH, create_demo_app
 
 DESCRIPTION = (
     "kasse speaks the Umbraco Commerce Storefront API. Send `Api-Key` and `Store` headers "
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             if gateway is not None:
                 gateway.config.merchants.update(test_gateway_merchants(configs))
                 await stack.enter_async_context(gateway.app.router.lifespan_context(gateway.app))
+            await stack.enter_async_context(
+                operations.housekeeping_task(app.state.storage, settings))
             try:
                 yield
             finally:
@@ -89,6 +92,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     if gateway is not None:
         app.mount(MOUNT_PATH, gateway.app)
 
+    # The demo storefront calls this app's API in process, with a key it keeps server-side.
+    app.mount(DEMO_PATH, create_demo_app(
+        app, api_key=app.state.api_keys[0].decode(), secret=app.state.secret_key,
+        public_url=settings.public_url, test_gateway=settings.test_gateway))
+
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:
         return {"status": "ok"}
@@ -98,6 +106,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(RequireJson, prefix=PREFIX)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RejectNulBytes)
+    operations.install(app, settings)  # outermost: request ids, rate limits, metrics
     return app
 
 

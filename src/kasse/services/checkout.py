@@ -39,6 +39,7 @@ from kasse.payments.provider import (
     missing_settings,
 )
 from kasse.payments.registry import ProviderRegistry, UnknownProvider
+from kasse.services import telemetry
 from kasse.services.catalog import StoreDirectory
 from kasse.services.finalization import finalize
 from kasse.services.orders import utcnow
@@ -152,6 +153,7 @@ class Checkout:
                     origin=origin)
                 await unit.orders.save(order)
                 await unit.checkout.add_attempt(attempt)
+                unit.on_commit(lambda: telemetry.count("checkouts_started", kind=kind))
             return Prepared(order, attempt, token)
 
         return await retrying(work, f"order {order_id}")

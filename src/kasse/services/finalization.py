@@ -24,6 +24,7 @@ from kasse.domain.order import Order
 from kasse.domain.order_calculation import OrderCalculation, calculate
 from kasse.domain.store import StoreConfig
 from kasse.payments.provider import PaymentResult
+from kasse.services import telemetry
 from kasse.services.ports import OrderUnit
 
 ORDER_FINALIZED = "order.finalized"
@@ -93,6 +94,7 @@ async def finalize(unit: OrderUnit, config: StoreConfig, order: Order,
             store_id=order.store_id, topic=STOCK_SHORTFALL, aggregate_id=order.id,
             payload={**payload, "lines": shortfall}, at=now)
     order.notify(f"order {order.order_number} placed")
+    unit.on_commit(lambda: telemetry.count("orders_finalized", kind=attempt.kind))
     return Finalized(order, newly=True)
 
 

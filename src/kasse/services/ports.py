@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from decimal import Decimal
@@ -120,6 +120,9 @@ class OrderUnit(Protocol):
     @property
     def redemptions(self) -> RedemptionRepository: ...
 
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this unit of work has committed (never if it rolls back)."""
+
 
 class Storage(Protocol):
     def reading(self) -> AbstractAsyncContextManager[CatalogReader]: ...
@@ -132,3 +135,8 @@ class Storage(Protocol):
 
     async def order_version(self, store_id: UUID, order_id: UUID) -> int | None:
         """An order's current version (``None``: no such order in that store); cheap."""
+
+    async def delete_abandoned_carts(self, *, untouched_since: datetime,
+                                     checkouts_expired_before: datetime) -> int:
+        """Delete open carts not updated since ``untouched_since`` whose every checkout
+        expired before ``checkouts_expired_before``; returns how many."""

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kasse.adapters.db.redemption_repository import SqlRedemptionRepository
-from kasse.adapters.db.tables import number_sequences, order_lines, orders
+from kasse.adapters.db.tables import checkout_attempts, number_sequences, order_lines, orders
 from kasse.domain.errors import ConcurrentUpdate
 from kasse.domain.order import Order, OrderLine
 
@@ -233,3 +233,16 @@ class SqlOrderRepository:
         ids = (await self.conn.execute(query)).scalars().all()
         found = [await self.get(store_id, order_id) for order_id in ids]
         return [order for order in found if order is not None]
+
+
+async def delete_abandoned(conn: AsyncConnection, untouched_since: datetime,
+                           checkouts_expired_before: datetime) -> int:
+    """Open carts not updated since ``untouched_since`` and without a checkout that
+    expired after ``checkouts_expired_before``; their lines go with them (cascade)."""
+    live_checkout = select(checkout_attempts.c.id).where(
+        checkout_attempts.c.order_id == orders.c.id,
+        checkout_attempts.c.expires_at >= checkouts_expired_before)
+    result = await conn.execute(delete(orders).where(
+        orders.c.finalized_at.is_(None), orders.c.updated_at < untouched_since,
+        ~live_checkout.exists()))
+    return result.rowcount

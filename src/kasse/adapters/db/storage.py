@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy.exc import IntegrityError
@@ -77,7 +78,16 @@ class SqlStorage:
     async def ordering(self, *, write: bool) -> AsyncIterator[SqlOrderUnit]:
         scope = self.db.transaction() if write else self.db.read()
         async with scope as conn:
-            yield SqlOrderUnit(conn)
+            unit = SqlOrderUnit(conn)
+            yield unit
+        for callback in unit.committed:  # only once the transaction is committed
+            callback()
+
+    async def delete_abandoned_carts(self, *, untouched_since: datetime,
+                                     checkouts_expired_before: datetime) -> int:
+        async with self.db.transaction() as conn:
+            return await order_repository.delete_abandoned(conn, untouched_since,
+                                                           checkouts_expired_before)
 
     async def order_version(self, store_id: UUID, order_id: UUID) -> int | None:
         version: int | None = await self.db.scalar(
@@ -87,7 +97,11 @@ class SqlStorage:
 
 class SqlOrderUnit:
     def __init__(self, conn: AsyncConnection) -> None:
+        self.committed: list[Callable[[], None]] = []
         self.orders = SqlOrderRepository(conn)
         self.catalog = SqlCatalogReader(conn)
         self.checkout = SqlCheckoutRepository(conn)
         self.redemptions = SqlRedemptionRepository(conn)
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        self.committed.append(callback)

@@ -76,13 +76,18 @@ _OUTCOME_TITLES: Final = {
     "cancelled": "Payment cancelled",
 }
 
-SECURITY_HEADERS: Final = (
-    ("Content-Security-Policy",
-     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' http: https:; "
-     "base-uri 'none'; frame-ancestors 'none'"),
-    ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
-)
+CONTENT_SECURITY_POLICY: Final = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' http: https:; "
+    "base-uri 'none'; frame-ancestors {frame_ancestors}")
+
+
+def security_headers(config: GatewayConfig) -> tuple[tuple[str, str], ...]:
+    return (
+        ("Content-Security-Policy",
+         CONTENT_SECURITY_POLICY.format(frame_ancestors=config.frame_ancestors)),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+    )
 
 MAX_BODY_SIZE: Final = 64 * 1024
 
@@ -90,8 +95,9 @@ MAX_BODY_SIZE: Final = 64 * 1024
 class _SecurityHeaders:
     """Adds the security headers to every response that does not set them itself."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, headers: tuple[tuple[str, str], ...]) -> None:
         self.app = app
+        self.headers = headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -101,7 +107,7 @@ class _SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS:
+                for name, value in self.headers:
                     headers.setdefault(name, value)
             await send(message)
 
@@ -564,8 +570,9 @@ def create_gateway_app(config: GatewayConfig) -> Starlette:
         Route("/api/payments/{payment_id}/cancel", gateway.api_cancel, methods=["POST"],
               name="api_cancel"),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(_SecurityHeaders)],
-                    lifespan=lifespan, max_body_size=MAX_BODY_SIZE)
+    middleware = [Middleware(_SecurityHeaders, headers=security_headers(config))]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
+                    max_body_size=MAX_BODY_SIZE)
     gateway.app = app
     app.state.gateway = gateway
     app.state.config = config

@@ -16,6 +16,13 @@ def _merchant(value: str) -> tuple[str, str]:
     return merchant, secret
 
 
+def _sources(value: str) -> str:
+    # One CSP directive's sources: a ';' or line break would start another directive.
+    if not value.strip() or any(char in value for char in ";,\r\n"):
+        raise argparse.ArgumentTypeError(f"expected CSP sources such as 'self', got {value!r}")
+    return value.strip()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs a gateway with uvicorn until interrupted."""
     parser = argparse.ArgumentParser(
@@ -30,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds before webhooks are sent")
     parser.add_argument("--late-delay", type=float, default=2.0,
                         help='seconds before webhooks of the "late" behaviour are sent')
+    parser.add_argument("--frame-ancestors", type=_sources, default="'none'",
+                        metavar="SOURCES",
+                        help="CSP sources of the shops that may frame the card page "
+                             "(e.g. https://shop.example); default 'none'")
     parser.add_argument("--log-level", default="info",
                         choices=["critical", "error", "warning", "info", "debug"])
     args = parser.parse_args(argv)
@@ -37,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     config = GatewayConfig(merchants=dict(args.merchant), webhook_delay=args.webhook_delay,
-                           late_delay=args.late_delay)
+                           late_delay=args.late_delay, frame_ancestors=args.frame_ancestors)
     logging.basicConfig(level=args.log_level.upper())
     uvicorn.run(create_gateway_app(config), host=args.host, port=args.port,
                 log_level=args.log_level, server_header=False)

@@ -16,6 +16,8 @@ class GatewayConfig:
     ``webhook_delay`` seconds after the outcome (``late_delay`` for the "late" behaviour);
     a delivery answered with a non-2xx status or failing to connect is retried after each
     of ``retry_delays`` in turn. One attempt gives up after ``webhook_timeout`` seconds.
+    ``frame_ancestors`` is the CSP source list of the pages that may show the card page in
+    a frame (a Framed checkout); ``'none'`` lets nobody.
     """
 
     merchants: dict[str, str]
@@ -23,6 +25,7 @@ class GatewayConfig:
     late_delay: float = 2.0
     retry_delays: tuple[float, ...] = (0.5, 1, 2, 4, 8, 16)
     webhook_timeout: float = 10
+    frame_ancestors: str = "'none'"
 
 
 @dataclass

@@ -1,0 +1,70 @@
+"""Every request gets an id (``X-Request-Id``: the caller's when it is sane, else a new
+one), one access log line and its latency in the metrics, labelled by route template so
+that ids in paths do not explode the number of series."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kasse.adapters.metrics import PrometheusMetrics
+from kasse.logs import redact_path, request_id
+
+access_log = logging.getLogger("kasse.access")
+REQUEST_ID = "x-request-id"
+_SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,100}$")
+
+
+def _route_of(scope: Scope) -> str:
+    route: Any = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if template:
+        return str(template)
+    root = scope.get("root_path", "")
+    return f"{root}/*" if root else "unmatched"
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp, metrics: PrometheusMetrics | None) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v.decode("latin-1") for k, v in scope["headers"]
+                      if k == REQUEST_ID.encode()), "")
+        rid = given if _SANE_ID.match(given) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []),
+                                      (REQUEST_ID.encode(), rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            seconds = time.perf_counter() - started
+            route = _route_of(scope)
+            if self.metrics is not None and route != "/metrics":
+                self.metrics.observe(scope["method"], route, status, seconds)
+            if access_log.isEnabledFor(logging.INFO):
+                client = scope.get("client")
+                path = redact_path(scope["path"])
+                access_log.info("%s %s %s", scope["method"], path, status, extra={
+                    "method": scope["method"], "path": path, "route": route,
+                    "status": status, "durationMs": round(seconds * 1000, 3),
+                    "client": client[0] if client else None, "requestId": rid})
+            request_id.reset(token)

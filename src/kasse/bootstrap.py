@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
+import socket
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from starlette.applications import Starlette
 
+from kasse.adapters.db.database import Database
+from kasse.adapters.db.webhook_repository import SqlWebhookStorage, on_outbox_commit
+from kasse.adapters.http.webhook_sender import HttpWebhookSender
 from kasse.config import Settings
 from kasse.domain.store import StoreConfig
+from kasse.domain.webhooks import RetryPolicy
+from kasse.payments.registry import ProviderRegistry
 from kasse.payments.testgateway import GatewayConfig, create_gateway_app
 from kasse.payments.testgateway_provider import TEST_GATEWAY
+from kasse.services.webhooks import WebhookDeliveries, WebhookWorker
 
 log = logging.getLogger("kasse")
 
@@ -79,6 +89,16 @@ class MountedGateway:
         return cls(config, create_gateway_app(config))
 
 
+def payment_providers(settings: Settings) -> ProviderRegistry:
+    """Every installed payment provider, configured from the settings."""
+    registry = ProviderRegistry.with_installed()
+    if settings.stripe_api_base:
+        from kasse.payments.stripe import create_provider
+
+        registry.register(create_provider(api_base=settings.stripe_api_base))
+    return registry
+
+
 def test_gateway_merchants(configs: Iterable[StoreConfig]) -> dict[str, str]:
     """Merchant id -> signing secret of every payment method using the test gateway."""
     merchants: dict[str, str] = {}
@@ -90,3 +110,31 @@ def test_gateway_merchants(configs: Iterable[StoreConfig]) -> dict[str, str]:
             if settings.get("MerchantId") and settings.get("SigningSecret"):
                 merchants[settings["MerchantId"]] = settings["SigningSecret"]
     return merchants
+
+
+WEBHOOK_STOP_SECONDS = 20.0
+"""How long stopping waits for webhook requests under way (each is cut at 15 s)."""
+
+
+@asynccontextmanager
+async def running_webhook_worker(settings: Settings, db: Database) -> AsyncIterator[None]:
+    """A webhook delivery worker running in this process's event loop while the block
+    runs; on exit it finishes the requests under way and records them."""
+    async with HttpWebhookSender() as sender:
+        deliveries = WebhookDeliveries(
+            SqlWebhookStorage(db), sender, worker=f"{socket.gethostname()}:{os.getpid()}",
+            policy=RetryPolicy(base=timedelta(seconds=settings.webhook_retry_base_seconds)),
+            batch=settings.webhook_concurrency)
+        worker = WebhookWorker(deliveries, poll_interval=settings.webhook_poll_seconds)
+        stop_waking = on_outbox_commit(db.engine, worker.wake)
+        task = asyncio.create_task(worker.run(), name="kasse-webhook-worker")
+        try:
+            yield
+        finally:
+            stop_waking()
+            worker.stop()
+            done, _ = await asyncio.wait({task}, timeout=WEBHOOK_STOP_SECONDS)
+            if not done:  # a lease left behind runs out; another worker sends it again
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task

@@ -1,4 +1,5 @@
-"""The ``kasse`` command: serve, migrate, import, demo, openapi, payment-link, cleanup."""
+"""The ``kasse`` command: serve, migrate, import, demo, openapi, payment-link, cleanup,
+webhook, worker."""
 
 from __future__ import annotations
 
@@ -235,6 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
                          help="untouched for this many days (default: "
                               "KASSE_ABANDONED_CART_DAYS)")
     cleanup.set_defaults(func=cmd_cleanup)
+
+    from kasse.cli_webhooks import add_commands as add_webhook_commands
+
+    add_webhook_commands(commands)  # webhook add|list|remove|…, worker
+
+    from kasse.cli_payments import add_commands as add_payment_commands
+
+    add_payment_commands(commands)  # payment capture|cancel|refund
     return parser
 
 

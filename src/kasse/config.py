@@ -53,6 +53,20 @@ class Settings(BaseSettings):
                                         description="How long a hosted checkout token is valid")
     test_gateway: bool = Field(
         False, description="Serve the simulated test gateway at /testgateway (demo, tests)")
+    stripe_api_base: str = Field(
+        "", description="Base URL of the Stripe API for stripe-checkout payment methods; "
+                        "default: Stripe's own (tests point it at a local Stripe-compatible "
+                        "server)")
+    webhook_worker: bool = Field(
+        True, description="Deliver merchant webhooks from every `kasse serve` worker (off: "
+                          "only `kasse worker` processes deliver them)")
+    webhook_poll_seconds: float = Field(
+        1.0, gt=0, description="How often a webhook worker looks for events to deliver")
+    webhook_retry_base_seconds: float = Field(
+        30, gt=0, description="Wait after a webhook delivery's first failure; it doubles "
+                              "with each failure, up to an hour")
+    webhook_concurrency: int = Field(8, ge=1, description="Webhook requests one worker "
+                                                          "sends at a time")
 
     @field_validator("api_keys", mode="before")
     @classmethod

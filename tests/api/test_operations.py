@@ -211,3 +211,14 @@ def test_abandoned_carts_are_deleted_and_nothing_else(client: TestClient,
                                             f"OR order_id = '{old}'"))
     assert lines == 0  # its lines went with it
     assert asyncio.run(_cleanup(demo_db_url, days=30)) == 0  # again: nothing more
+
+
+def test_asking_a_provider_for_a_client_payment_is_limited_but_gateway_calls_are_not(
+        limited: TestClient) -> None:
+    url = "/umbraco/commerce/payment/callback/stripe-checkout/" + "0" * 32 + "/" + "1" * 32
+    asked = [limited.get(url, params={"create": "paymentIntent"}).status_code
+             for _ in range(4)]
+    assert asked[:3] != [429, 429, 429] and asked[3] == 429
+    # Gateways' notifications are POSTed: never limited.
+    posted = [limited.post(url, content=b"{}").status_code for _ in range(6)]
+    assert 429 not in posted

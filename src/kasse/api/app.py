@@ -21,10 +21,23 @@ from kasse.api.limits import BodySizeLimit, RejectNulBytes, RequireJson
 from kasse.api.openapi import openapi_document
 from kasse.api.rendered_orders import RenderedOrders
 from kasse.api.responses import JsonResponse
-from kasse.api.routes import catalog, content, hosted_checkout, inline_checkout, orders
-from kasse.bootstrap import MountedGateway, api_keys, secret_key, test_gateway_merchants
+from kasse.api.routes import (
+    catalog,
+    content,
+    hosted_checkout,
+    inline_checkout,
+    orders,
+    payment_management,
+)
+from kasse.bootstrap import (
+    MountedGateway,
+    api_keys,
+    payment_providers,
+    running_webhook_worker,
+    secret_key,
+    test_gateway_merchants,
+)
 from kasse.config import Settings
-from kasse.payments.registry import ProviderRegistry
 from kasse.payments.testgateway_provider import MOUNT_PATH
 from kasse.services.catalog import StoreDirectory
 from kasse.services.checkout import Checkout
@@ -67,9 +80,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 await stack.enter_async_context(gateway.app.router.lifespan_context(gateway.app))
             await stack.enter_async_context(
                 operations.housekeeping_task(app.state.storage, settings))
+            if settings.webhook_worker:
+                await stack.enter_async_context(running_webhook_worker(settings, database))
             try:
                 yield
             finally:
+                await stack.aclose()  # background work ends while the database is open
                 if owns_db:
                     await database.dispose()
 
@@ -87,7 +103,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(catalog.router)
     app.include_router(content.router)
     app.include_router(hosted_checkout.callbacks)
-    registry = ProviderRegistry.with_installed()
+    app.include_router(payment_management.router)  # a kasse extension, not in the schema
+    registry = payment_providers(settings)
     gateway = MountedGateway.create() if settings.test_gateway else None
     if gateway is not None:
         app.mount(MOUNT_PATH, gateway.app)

@@ -70,12 +70,19 @@ def _add_raw_parameters(app: FastAPI, schema: dict[str, Any]) -> None:
                     params.append(param.openapi())
 
 
+RATE_LIMITED_OPERATIONS = {"token", "pay"}
+"""Operations anyone may call without a key: a client calling too often gets a 429."""
+
+
 def _adjust(operation: dict[str, Any]) -> None:
     for param in operation.get("parameters", []):
         if param.get("in") == "header" and param["name"].lower() in REQUIRED_HEADERS:
             param["required"] = True
     responses: dict[str, Any] = operation.setdefault("responses", {})
     responses.pop("422", None)
+    if operation.get("operationId") in RATE_LIMITED_OPERATIONS:
+        responses["429"] = {"description": "Too many requests from this client address; "
+                                           "see the Retry-After header"}
     for status, response in responses.items():
         if status.isdigit() and int(status) >= 400:
             response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}

@@ -32,6 +32,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "currency_mismatch": 400,
     "conflict": 409,
     "concurrent_update": 409,
+    "gateway_unavailable": 502,
 }
 
 

@@ -19,6 +19,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from kasse.services import telemetry
 
 KEYLESS = re.compile(r"/v1/checkout/[^/]+/(token|pay/[^/]+(/(completed|canceled|errored))?)$")
+# A browser asking a provider for what it needs to pay inline (``?create=…``); gateways'
+# own notifications (POST) are never limited.
+CLIENT_PAYMENT = "/umbraco/commerce/payment/callback/"
 PROBLEM = "urn:kasse:problem:rate-limited"
 
 
@@ -52,8 +55,15 @@ class RateLimit:
         self.app = app
         self.buckets = buckets
 
+    @staticmethod
+    def _limited(scope: Scope) -> bool:
+        path: str = scope["path"]
+        if path.startswith(CLIENT_PAYMENT):
+            return scope["method"] == "GET" and b"create=" in scope.get("query_string", b"")
+        return KEYLESS.search(path) is not None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not KEYLESS.search(scope["path"]):
+        if scope["type"] != "http" or not self._limited(scope):
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
@@ -61,8 +71,10 @@ class RateLimit:
         if wait <= 0:
             await self.app(scope, receive, send)
             return
-        telemetry.count("rate_limited", route="token" if scope["path"].endswith("/token")
-                        else "pay")
+        path = scope["path"]
+        route = ("token" if path.endswith("/token") else
+                 "client_payment" if path.startswith(CLIENT_PAYMENT) else "pay")
+        telemetry.count("rate_limited", route=route)
         retry = max(1, math.ceil(wait))
         body = orjson.dumps({
             "type": PROBLEM, "title": "Too Many Requests", "status": 429,

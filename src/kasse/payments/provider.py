@@ -8,7 +8,7 @@ into a provider-neutral :class:`PaymentResult`. Nothing gateway-specific leaves 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
@@ -27,6 +27,11 @@ class CallbackRejected(Exception):
 
 class ProviderError(Exception):
     """The gateway failed technically (retry later); never the shopper's fault."""
+
+
+class PaymentRefused(Exception):
+    """The gateway refused a request as it was asked (e.g. refunding more than is left, or
+    capturing twice): asking again the same way fails the same way."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +118,12 @@ class PaymentProvider(Protocol):
     def finalizes_at_continue(self) -> bool:
         """True: a verified browser return may finalize. False: wait for the webhook."""
 
-    def hosted_form(self, request: PaymentRequest) -> HostedForm:
-        """The hand-over to the gateway's own payment page."""
+    def hosted_form(self, request: PaymentRequest) -> HostedForm | Awaitable[HostedForm]:
+        """The hand-over to the gateway's own payment page.
+
+        A provider that must ask its gateway first (e.g. for a checkout session) makes this
+        a coroutine; kasse calls it with no database transaction open.
+        """
 
     def verify_return(self, settings: Mapping[str, str], query: Mapping[str, str],
                       reference: str) -> PaymentResult | None:
@@ -124,6 +133,62 @@ class PaymentProvider(Protocol):
     def parse_callback(self, settings: Mapping[str, str], body: bytes,
                        headers: Mapping[str, str]) -> PaymentResult | None:
         """Verify (raise ``CallbackRejected``) and read a webhook; ``None`` = not relevant."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientPayment:
+    """A payment the storefront completes in the browser with the gateway's own script."""
+
+    payment_id: str
+    """The gateway's id of the payment; kasse keeps it on the checkout attempt."""
+    response: Mapping[str, str]
+    """What the storefront receives, e.g. ``{"clientSecret": ...}``."""
+
+
+@runtime_checkable
+class ClientPayments(Protocol):
+    """Optional: answers ``GET {urls.callback}?create=KIND`` of an inline checkout."""
+
+    @property
+    def client_payment_kinds(self) -> frozenset[str]: ...
+
+    async def create_client_payment(self, request: PaymentRequest, kind: str,
+                                    existing: str | None) -> ClientPayment:
+        """Create the payment for ``request`` (or, with ``existing``, fetch that one again).
+
+        Called with no database transaction open.
+        """
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentOperation:
+    """A capture, cancel or refund of the payment that finalized an order."""
+
+    transaction_id: str
+    reference: str
+    """The checkout attempt the payment belongs to."""
+    operation_id: str
+    """Unique per operation and stable when the same operation is retried (an idempotency
+    key at the gateway)."""
+    currency_code: str
+    amount: Decimal | None
+    """``None``: the whole amount."""
+    settings: Mapping[str, str]
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    """What the provider recorded on the order when it was finalized."""
+
+
+@runtime_checkable
+class ManagesPayments(Protocol):
+    """Optional: the operations listed in ``capabilities`` (``capture``, ``cancel``,
+    ``refund``). Each returns the payment's status afterwards and raises
+    ``PaymentRefused`` or ``ProviderError``; kasse calls them with no transaction open."""
+
+    async def capture(self, operation: PaymentOperation) -> PaymentResult: ...
+
+    async def cancel(self, operation: PaymentOperation) -> PaymentResult: ...
+
+    async def refund(self, operation: PaymentOperation) -> PaymentResult: ...
 
 
 def missing_settings(provider: PaymentProvider, values: Mapping[str, str]) -> list[str]:
@@ -137,4 +202,9 @@ def missing_settings(provider: PaymentProvider, values: Mapping[str, str]) -> li
             problem = definition.check(value)
             if problem:
                 problems.append(f"setting {definition.key}: {problem}")
+    # Rules across settings (e.g. the keys of the chosen mode) come from the provider.
+    more: Callable[[Mapping[str, str]], list[str]] | None = getattr(
+        provider, "setting_problems", None)
+    if more is not None:
+        problems.extend(more(values))
     return problems

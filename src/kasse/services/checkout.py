@@ -25,7 +25,7 @@ from kasse.domain.checkout import (
     token_hash,
     validate_for_payment,
 )
-from kasse.domain.errors import InvalidInput, NotFound
+from kasse.domain.errors import DomainError, InvalidInput, NotFound
 from kasse.domain.order import Order
 from kasse.domain.order_calculation import calculate
 from kasse.domain.payment import PaymentStatus, moves_forward
@@ -33,9 +33,11 @@ from kasse.domain.store import PaymentMethod, StoreConfig
 from kasse.payments.provider import (
     HostedForm,
     PaymentProvider,
+    PaymentRefused,
     PaymentRequest,
     PaymentResult,
     PaymentUrls,
+    ProviderError,
     missing_settings,
 )
 from kasse.payments.registry import ProviderRegistry, UnknownProvider
@@ -43,10 +45,12 @@ from kasse.services import telemetry
 from kasse.services.catalog import StoreDirectory
 from kasse.services.finalization import finalize
 from kasse.services.orders import utcnow
+from kasse.services.payment_status import record_payment_status
 from kasse.services.ports import OrderUnit, Storage
 from kasse.services.retry import retrying
 
 PAYMENT_NOT_APPLIED = "payment.not_applied"
+PAYMENT_FAILED = "order.payment_failed"
 HOSTED = "hosted"
 INLINE = "inline"
 CALLBACK_PATH = "/umbraco/commerce/payment/callback"
@@ -93,6 +97,13 @@ def callback_url(base_url: str, provider: PaymentProvider, method: PaymentMethod
 
 class ReturnUnverified(InvalidInput):
     code = "return_unverified"
+
+
+class GatewayUnavailable(DomainError):
+    """The payment gateway failed technically (a retry may work); nothing was changed."""
+
+    code = "gateway_unavailable"
+
 
 
 class Checkout:
@@ -202,8 +213,15 @@ class Checkout:
                              error_url=f"{url}/errored",
                              callback_url=callback_url(base_url, provider, method)),
             customer_email=order.properties.get("email"))
-        return PayPage(order, attempt, provider.hosted_form(request),
-                       f"{attempt.amount:f} {currency.code}")
+        try:
+            handed = provider.hosted_form(request)
+            # A coroutine when the provider asks its gateway first (no transaction is open).
+            form = handed if isinstance(handed, HostedForm) else await handed
+        except ProviderError as exc:
+            raise GatewayUnavailable(f"the payment gateway is not available: {exc}") from None
+        except PaymentRefused as exc:
+            raise CheckoutInvalid(f"the payment gateway refused this payment: {exc}") from None
+        return PayPage(order, attempt, form, f"{attempt.amount:f} {currency.code}")
 
     async def returned(self, order_id: UUID, token: str, status: str,
                        query: Mapping[str, str]) -> Outcome:
@@ -262,6 +280,15 @@ class Checkout:
             order.payment_failed(status.value)
             order.updated_at = self.clock()
             await unit.orders.save(order)
+            # For the merchant, through the outbox: once per attempt and status however
+            # often the gateway and the browser report it.
+            await unit.checkout.add_outbox_event(
+                store_id=order.store_id, topic=PAYMENT_FAILED, aggregate_id=order.id,
+                payload={"orderId": str(order.id), "orderNumber": order.order_number,
+                         "paymentStatus": status.value, "reference": attempt.reference,
+                         "checkout": attempt.kind, "amount": f"{attempt.amount:f}"},
+                at=order.updated_at,
+                dedupe_key=f"{PAYMENT_FAILED}:{attempt.reference}:{status.value}")
 
     async def _not_applied(self, unit: OrderUnit, order: Order, result: PaymentResult
                            ) -> None:
@@ -333,9 +360,11 @@ class Checkout:
             if same and result.status is current:
                 return "already_finalized"
             if same and moves_forward(current, result.status):
-                order.payment_status = result.status.value
-                order.updated_at = self.clock()
-                await unit.orders.save(order)
+                currency = config.currency_by_id(order.currency_id)
+                await record_payment_status(
+                    unit, order, result.status, self.clock(),
+                    cause=f"event:{result.event_id or result.status.value}",
+                    amount=result.amount, currency_code=currency.code if currency else None)
                 return "status_updated"
             if not same and result.status.finalizes:
                 await self._not_applied(unit, order, result)

@@ -80,7 +80,10 @@ async def initialize(checkout: Checkout, config: StoreConfig, order_id: UUID, ba
     method = config.payment_method_by_id(prepared.attempt.payment_method_id)
     assert method is not None  # noqa: S101 (prepare validated it)
     provider = checkout.provider_for(method)
-    settings = method.public_settings()
+    # A setting the provider calls secret stays secret even if the store file forgot to
+    # mark it so.
+    secret = {definition.key for definition in provider.settings if definition.secret}
+    settings = {k: v for k, v in method.public_settings().items() if k not in secret}
     urls = PaymentUrls(
         continue_url=_absolute(base_url, settings.get("ContinueUrl", "")),
         cancel_url=_absolute(base_url, settings.get("CancelUrl", "")),

@@ -13,6 +13,14 @@ from kasse.domain.checkout import CheckoutAttempt
 from kasse.domain.discounts import CodeUsage, GiftCard
 from kasse.domain.order import Order
 from kasse.domain.store import Product, StoreConfig
+from kasse.domain.webhooks import (
+    AttemptOutcome,
+    Delivery,
+    DeliveryAttempt,
+    OutboxEvent,
+    WebhookEndpoint,
+    WebhookMessage,
+)
 
 Plan = dict[str, list[dict[str, Any]]]
 TableCounts = dict[str, tuple[int, int, int]]
@@ -140,3 +148,66 @@ class Storage(Protocol):
                                      checkouts_expired_before: datetime) -> int:
         """Delete open carts not updated since ``untouched_since`` whose every checkout
         expired before ``checkouts_expired_before``; returns how many."""
+
+
+class WebhookRepository(Protocol):
+    """Merchant webhook endpoints, the relay of outbox events into deliveries, and the
+    deliveries with their attempts."""
+
+    async def find_store(self, id_or_alias: str) -> UUID | None: ...
+
+    async def store_aliases(self) -> dict[UUID, str]: ...
+
+    async def add_endpoint(self, endpoint: WebhookEndpoint, secret: str) -> None: ...
+
+    async def endpoints(self, *, active_only: bool = False) -> list[WebhookEndpoint]: ...
+
+    async def set_endpoint_active(self, endpoint_id: UUID, active: bool) -> bool: ...
+
+    async def remove_endpoint(self, endpoint_id: UUID) -> bool:
+        """Delete an endpoint with its deliveries and their attempts; False if unknown."""
+
+    async def has_pending_events(self) -> bool:
+        """Whether an outbox event waits to be relayed (a cheap read)."""
+
+    async def pending_events(self, limit: int) -> list[OutboxEvent]:
+        """The oldest events not relayed yet (locked against other relays where the
+        database can)."""
+
+    async def add_deliveries(self, deliveries: Sequence[Delivery]) -> None:
+        """Insert deliveries; one that exists already (same event and endpoint) is kept."""
+
+    async def mark_relayed(self, event_ids: Sequence[UUID], at: datetime) -> None: ...
+
+    async def due_deliveries(self, now: datetime, limit: int) -> list[UUID]:
+        """Deliveries that may be claimed now (``Delivery.claimable``), oldest due first."""
+
+    async def claim(self, delivery_id: UUID, lease: str, now: datetime, until: datetime
+                    ) -> bool:
+        """Lease a claimable delivery to ``lease`` until ``until``; False when another
+        worker holds it or it is not due any more."""
+
+    async def messages(self, delivery_ids: Sequence[UUID]) -> list[WebhookMessage]: ...
+
+    async def delivery(self, delivery_id: UUID) -> Delivery | None:
+        """A delivery to update (row-locked where the database can)."""
+
+    async def save_delivery(self, delivery: Delivery) -> None: ...
+
+    async def add_attempt(self, attempt: DeliveryAttempt) -> None: ...
+
+    async def deliveries(self, *, endpoint_id: UUID | None, failed_only: bool, limit: int
+                         ) -> list[tuple[Delivery, str]]:
+        """Newest first, each with its event's topic."""
+
+    async def attempts(self, delivery_ids: Sequence[UUID]) -> list[DeliveryAttempt]: ...
+
+
+class WebhookStorage(Protocol):
+    def webhooks(self, *, write: bool) -> AbstractAsyncContextManager[WebhookRepository]:
+        """One transaction (committed at the end when ``write``)."""
+
+
+class WebhookSender(Protocol):
+    async def send(self, message: WebhookMessage) -> AttemptOutcome:
+        """POST the signed event; never raises for the receiver's failures."""

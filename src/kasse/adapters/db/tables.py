@@ -448,3 +448,60 @@ redemptions = Table(
     Column("amount", ScaledDecimal),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# Merchant webhooks. The secret signs deliveries; it never leaves the server.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("url", String(2000), nullable=False),
+    Column("secret", String(200), nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("store_id", Uuid),  # NULL: every store
+    Column("active", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# One outbox event on its way to one endpoint. A worker leases a row before sending it
+# (lease_owner, lease_until) so that two workers never send it at the same time; a lease
+# that runs out belongs to a worker that died, and the delivery is due again.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("event_id", Uuid, ForeignKey("outbox_events.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("endpoint_id", Uuid, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("first_attempt_at", DateTime(timezone=True)),
+    Column("last_attempt_at", DateTime(timezone=True)),
+    Column("last_status_code", Integer),
+    Column("last_error", String(500)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True)),
+    UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_deliveries_event_endpoint"),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
+)
+
+# Every attempt of a delivery, with what the receiver answered.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("delivery_id", Uuid, ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("attempted_at", DateTime(timezone=True), nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("status_code", Integer),
+    Column("error", String(500)),
+    Column("response_body", Text),
+    Column("worker", String(100), nullable=False),
+    Index("ix_webhook_attempts_delivery", "delivery_id", "number"),
+)

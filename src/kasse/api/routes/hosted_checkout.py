@@ -23,6 +23,7 @@ from kasse.domain.errors import InvalidInput, NotFound
 from kasse.domain.store import StoreConfig
 from kasse.payments.provider import CallbackRejected
 from kasse.services.checkout import HOSTED, Checkout, Outcome, pay_url
+from kasse.services.client_payments import create_client_payment
 
 _PROBLEM: dict[int | str, dict[str, Any]] = {
     400: {"model": dto.ProblemDetails, "description": "Bad Request"},
@@ -176,6 +177,14 @@ async def payment_callback(request: Request, providerAlias: str,  # noqa: N803
         method_id = UUID(paymentMethodId)
     except ValueError:
         raise NotFound(f"no payment method {paymentMethodId[:100]!r}") from None
+    create = request.query_params.get("create")
+    if request.method == "GET" and create:
+        # Inline checkout: the storefront asks the provider for what the browser needs to
+        # take the payment (e.g. a Stripe client secret); the order id follows the method.
+        order_id = parse_id(str(request.path_params.get("rest", "")).strip("/"), "order")
+        answer = await create_client_payment(checkout, providerAlias, method_id, order_id,
+                                             create, base_url(request))
+        return JsonResponse(dict(answer), headers={"Cache-Control": "no-store"})
     body = await request.body()  # the raw bytes: signatures are over them
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:

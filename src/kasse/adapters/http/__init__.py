@@ -1,0 +1,1 @@
+"""Outbound HTTP: what kasse sends to other servers."""

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.browser.storefront import ARTIFACTS, StorefrontApi, screenshot
 from tests.conftest import API_KEY
+from tests.integration.hosted import running
 
 CHROMIUM = Path(os.environ.get("KASSE_CHROMIUM", "/usr/bin/chromium"))
 
@@ -49,30 +47,9 @@ def kasse_url(demo_db_url: str, tmp_path: Path) -> Iterator[str]:
            "KASSE_DATA_DIR": str(tmp_path), "KASSE_TEST_GATEWAY": "true",
            "KASSE_LOG_LEVEL": "warning"}
     env.pop("KASSE_PUBLIC_URL", None)
-    log_path = tmp_path / "kasse.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "kasse", "serve", "--port", str(port), "--workers", "1"],
-            env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"kasse serve did not start:\n{log_path.read_text()}")
-                time.sleep(0.1)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+    with running([sys.executable, "-m", "kasse", "serve", "--port", str(port), "--workers",
+                  "1"], env, tmp_path / "kasse.log", f"{url}/health", "kasse serve"):
+        yield url
 
 
 @pytest.fixture

@@ -6,15 +6,14 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.conftest import API_KEY
+from tests.integration.hosted import wait_healthy
 
 
 def _free_port() -> int:
@@ -36,17 +35,7 @@ def serving(db_url: str, folder: Path, workers: int = 2, **env: str) -> Iterator
          str(workers)], env=environment, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("kasse serve did not start:\n"
-                                     + (folder / "server.log").read_text())
-            time.sleep(0.2)
+        wait_healthy(f"{url}/health", process, "kasse serve", folder / "server.log")
         yield url
     finally:
         process.terminate()

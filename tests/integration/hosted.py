@@ -74,22 +74,29 @@ def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 15.0,
 # --- processes ----------------------------------------------------------------------------
 
 
+def wait_healthy(url: str, process: subprocess.Popen[bytes], name: str, log_path: Path,
+                 timeout: float = 60.0) -> None:
+    """Waits until ``url`` answers 200; fails with the process's log if it dies first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"{name} did not start:\n{log_path.read_text()}")
+        time.sleep(0.1)
+
+
 @contextmanager
-def _process(args: list[str], env: dict[str, str], log_path: Path, health_url: str,
-             name: str) -> Iterator[subprocess.Popen[bytes]]:
+def running(args: list[str], env: dict[str, str], log_path: Path, health_url: str,
+            name: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process, healthy while the block runs, stopped after it."""
     log = log_path.open("w")
     process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(health_url, timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"{name} did not start:\n{log_path.read_text()}")
-            time.sleep(0.1)
+        wait_healthy(health_url, process, name, log_path)
         yield process
     finally:
         process.terminate()
@@ -145,7 +152,7 @@ def run_stack(db_url: str, folder: Path) -> Iterator[Stack]:
            # Every simulated shopper of the module comes from 127.0.0.1; the per-client
            # limit has its own tests.
            "KASSE_CHECKOUT_RATE_PER_MINUTE": "0"}
-    with _process(gateway_args, dict(os.environ), folder / "gateway.log",
+    with running(gateway_args, dict(os.environ), folder / "gateway.log",
                   f"{gateway}/health", "the test gateway"):
         loaded = subprocess.run(
             [sys.executable, "-m", "kasse", "import", str(store_file(folder, gateway))],
@@ -153,7 +160,7 @@ def run_stack(db_url: str, folder: Path) -> Iterator[Stack]:
         assert loaded.returncode == 0, f"import failed:\n{loaded.stdout}\n{loaded.stderr}"
         kasse_args = [sys.executable, "-m", "kasse", "serve", "--port", str(kasse_port),
                       "--workers", "1"]
-        with _process(kasse_args, env, folder / "kasse.log", f"{kasse}/health", "kasse"):
+        with running(kasse_args, env, folder / "kasse.log", f"{kasse}/health", "kasse"):
             with httpx.Client(base_url=kasse + API, timeout=15,
                               headers={"Api-Key": API_KEY, "Store": "demo"}) as client:
                 method = client.get("/v1/paymentmethod/card")

@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import httpx
 import stripe
 
 from tests.conftest import API_KEY
-from tests.integration.hosted import API, CALLBACK, DbReader, _process, free_port
+from tests.integration.hosted import API, CALLBACK, DbReader, free_port, running, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 STORE = "stripe-shop"
@@ -138,7 +137,7 @@ def run_localstripe(folder: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     args = [sys.executable, "-m", "tests.integration.localstripe_server", "--port", str(port)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with _process(args, env, folder / "localstripe.log", f"{url}/js.stripe.com/v3/",
+    with running(args, env, folder / "localstripe.log", f"{url}/js.stripe.com/v3/",
                   "localstripe"):
         yield url
 
@@ -188,7 +187,7 @@ def run_stripe_stack(db_url: str, folder: Path, *, capture: bool,
         assert loaded.returncode == 0, f"import failed:\n{loaded.stdout}\n{loaded.stderr}"
         args = [sys.executable, "-m", "kasse", "serve", "--port", str(kasse_port),
                 "--workers", "1"]
-        with _process(args, env, folder / "kasse.log", f"{kasse}/health", "kasse"):
+        with running(args, env, folder / "kasse.log", f"{kasse}/health", "kasse"):
             with httpx.Client(base_url=kasse + API, timeout=15,
                               headers={"Api-Key": API_KEY, "Store": STORE}) as client:
                 method = client.get("/v1/paymentmethod/stripe")
@@ -206,11 +205,4 @@ def run_stripe_stack(db_url: str, folder: Path, *, capture: bool,
 
 
 def wait_until(probe: Any, what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
+    return wait_for(probe, what, timeout=timeout, interval=0.1)

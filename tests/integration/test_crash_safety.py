@@ -40,7 +40,15 @@ from sqlalchemy import text
 from kasse.adapters.db.database import Database
 from kasse.payments.testgateway.cards import APPROVE
 from tests.conftest import API_KEY
-from tests.integration.hosted import API, MERCHANT, SECRET, _process, free_port, store_file
+from tests.integration.hosted import (
+    API,
+    MERCHANT,
+    SECRET,
+    free_port,
+    running,
+    store_file,
+    wait_healthy,
+)
 from tests.integration.webhook_receiver import Receiver
 
 HOSTED = 100
@@ -75,16 +83,8 @@ class Kasse:
                 [sys.executable, "-m", "kasse", "serve", "--port", str(self.port),
                  "--workers", "2"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"kasse did not start (start {self.starts})")
-            time.sleep(0.1)
+        wait_healthy(f"{self.url}/health", self.process, f"kasse (start {self.starts})",
+                     self.log.parent / f"kasse-{self.starts}.log")
 
     def kill(self) -> None:
         assert self.process is not None
@@ -112,7 +112,7 @@ def stack(db_url: str, folder: Path, receiver_url: str) -> Iterator[tuple[Kasse,
     gateway_args = [sys.executable, "-m", "kasse.payments.testgateway", "--host", "127.0.0.1",
                     "--port", str(gateway_port), "--merchant", f"{MERCHANT}:{SECRET}",
                     "--log-level", "warning"]
-    with _process(gateway_args, dict(os.environ), folder / "gateway.log",
+    with running(gateway_args, dict(os.environ), folder / "gateway.log",
                   f"{gateway}/health", "the test gateway"):
         for args in (["import", str(store_file(folder, gateway))],
                      ["webhook", "add", "--url", receiver_url, "--events", "*",

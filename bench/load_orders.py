@@ -110,7 +110,8 @@ def batches(ids: Ids, first: int, count: int, seed: int = 7
                                "email": email, "billingAddressLine1": "Hauptstrasse 5",
                                "billingCity": "Berlin", "billingZipCode": "10115",
                                "shippingSameAsBilling": "1"},
-                "server_properties": {}, "tags": [], "created_at": placed,
+                "server_properties": {}, "tags": [], "discount_codes": [],
+                "gift_card_codes": [], "created_at": placed,
                 "updated_at": placed, "finalized_at": placed, "payment_status": "Authorized",
                 "transaction_id": transaction, "authorized_amount": total,
                 "fee_amount": Decimal(0), "version": 6})

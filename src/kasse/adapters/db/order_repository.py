@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kasse.adapters.db.redemption_repository import SqlRedemptionRepository
 from kasse.adapters.db.tables import checkout_attempts, number_sequences, order_lines, orders
+from kasse.adapters.db.types import utc
 from kasse.domain.errors import ConcurrentUpdate
 from kasse.domain.order import Order, OrderLine
 
@@ -46,11 +47,6 @@ _BUMP = (update(number_sequences)
          .values(last_value=number_sequences.c.last_value + 1)
          .returning(number_sequences.c.last_value))
 
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _order_values(order: Order) -> dict[str, Any]:
@@ -140,9 +136,9 @@ def _order_from(row: Any, line_rows: Sequence[Any]) -> Order:
         tags=list(row.tags or []), lines=top,
         discount_codes=list(row.discount_codes or []),
         gift_card_codes=list(row.gift_card_codes or []),
-        created_at=_utc(row.created_at) or datetime.now(UTC),
-        updated_at=_utc(row.updated_at) or datetime.now(UTC),
-        finalized_at=_utc(row.finalized_at), payment_status=row.payment_status,
+        created_at=utc(row.created_at) or datetime.now(UTC),
+        updated_at=utc(row.updated_at) or datetime.now(UTC),
+        finalized_at=utc(row.finalized_at), payment_status=row.payment_status,
         transaction_id=row.transaction_id, authorized_amount=row.authorized_amount,
         fee_amount=row.fee_amount, version=row.version)
 

@@ -4,7 +4,7 @@ debited atomically when an order is finalized."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -13,14 +13,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kasse.adapters.db.tables import discount_codes, gift_cards, redemptions
+from kasse.adapters.db.types import utc
 from kasse.domain.discounts import CodeUsage, GiftCard
 from kasse.domain.order import Order
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class SqlRedemptionRepository:
@@ -43,7 +38,7 @@ class SqlRedemptionRepository:
                                      gift_cards.c.code.in_(codes)))
         return {r.code: GiftCard(id=r.id, code=r.code, currency_id=r.currency_id,
                                  amount=r.amount, debited=r.debited,
-                                 expires_at=_utc(r.expires_at), active=r.active)
+                                 expires_at=utc(r.expires_at), active=r.active)
                 for r in rows}
 
     async def load_into(self, order: Order) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -14,6 +13,7 @@ from sqlalchemy import Row, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kasse.adapters.db import tables as t
+from kasse.adapters.db.types import utc
 from kasse.domain.discounts import Discount, DiscountCode, DiscountKind, Reward, RewardTarget
 from kasse.domain.money import RoundingMethod
 from kasse.domain.store import (
@@ -248,18 +248,13 @@ async def _discounts(conn: AsyncConnection, store_id: UUID) -> tuple[Discount, .
                        amounts=_amounts(r.get("amounts") or {}),
                        products=frozenset(r.get("products") or ()))
                 for r in d.rewards or ()),
-            active=d.active, starts_at=_utc(d.starts_at), expires_at=_utc(d.expires_at),
+            active=d.active, starts_at=utc(d.starts_at), expires_at=utc(d.expires_at),
             block_further=d.block_further,
             min_subtotal=_amounts(rules.get("minSubtotal") or {}),
             countries=frozenset(UUID(c) for c in rules.get("countries") or ()),
             codes=tuple(codes.get(d.id, ()))))
     return tuple(found)
 
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 async def _allowed_countries(conn: AsyncConnection, owner_ids: Sequence[UUID],

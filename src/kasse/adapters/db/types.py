@@ -8,6 +8,7 @@ correctly, and support atomic arithmetic in SQL (``balance = balance - :amount``
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -49,3 +50,10 @@ class ScaledDecimal(TypeDecorator[Decimal]):
         if value is None:
             return None
         return from_scaled(int(value))
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """A stored time as an aware UTC datetime: SQLite gives times back without their zone."""
+    if value is None:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
                               "with each failure, up to an hour")
     webhook_concurrency: int = Field(8, ge=1, description="Webhook requests one worker "
                                                           "sends at a time")
+    opentelemetry: bool = Field(
+        False, description="Report each request's trace, metrics and logs through "
+                           "OpenTelemetry's global providers, when opentelemetry-api is "
+                           "installed (off: no per-request cost)")
 
     @field_validator("api_keys", mode="before")
     @classmethod

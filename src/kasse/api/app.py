@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from kasse import __version__
 from kasse.adapters.db.database import Database
@@ -48,6 +49,9 @@ DESCRIPTION = (
     "kasse speaks the Umbraco Commerce Storefront API. Send `Api-Key` and `Store` headers "
     "(the hosted checkout endpoints need no key). Errors are RFC 9457 problem documents."
 )
+
+
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
@@ -91,7 +95,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     app = FastAPI(title="kasse Storefront API", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan, default_response_class=JsonResponse,
-                  docs_url="/docs", redoc_url=None)
+                  docs_url="/docs", redoc_url=None,
+                  telemetry=None if settings.opentelemetry else _NO_TELEMETRY)
     app.state.settings = settings
     app.state.api_keys, _ = api_keys(settings)
     app.state.secret_key = secret_key(settings)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,7 +40,7 @@ class RequestContext:
             return
         given = next((v.decode("latin-1") for k, v in scope["headers"]
                       if k == REQUEST_ID.encode()), "")
-        rid = given if _SANE_ID.match(given) else uuid.uuid4().hex
+        rid = given if _SANE_ID.match(given) else secrets.token_hex(16)
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500

@@ -140,14 +140,25 @@ class WebhookDeliveries:
         return relayed > 0 or bool(messages)
 
 
+WAKE_SETTLE_SECONDS = 0.2
+"""How long a woken worker lets further events gather before it relays them."""
+
+
 class WebhookWorker:
     """Runs rounds of ``WebhookDeliveries`` until stopped: at once again while there is
     work, else after ``poll_interval`` seconds or when woken (an outbox event was just
-    committed in this process)."""
+    committed in this process).
 
-    def __init__(self, deliveries: WebhookDeliveries, *, poll_interval: float) -> None:
+    A woken worker waits ``settle`` seconds first: a checkout commits several events in
+    quick succession, and one round relays them together instead of one write
+    transaction per commit competing with the shopper's next request for the write lock.
+    """
+
+    def __init__(self, deliveries: WebhookDeliveries, *, poll_interval: float,
+                 settle: float = WAKE_SETTLE_SECONDS) -> None:
         self.deliveries = deliveries
         self.poll_interval = poll_interval
+        self.settle = min(settle, poll_interval)
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -173,4 +184,7 @@ class WebhookWorker:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             except TimeoutError:
                 pass
+            else:
+                if not self._stopping and self.settle > 0:
+                    await asyncio.sleep(self.settle)
             self._wake.clear()

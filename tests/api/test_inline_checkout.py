@@ -30,6 +30,7 @@ from kasse.adapters.db.database import Database
 from kasse.adapters.db.storage import SqlStorage
 from kasse.services.catalog import StoreDirectory
 from tests.api.conftest import BASE
+from tests.integration.hosted import DbReader
 
 ORDERS = f"{BASE}/v1/orders"
 PROBLEM_JSON = "application/problem+json"
@@ -791,3 +792,41 @@ def test_after_a_cart_change_the_old_initialize_is_not_a_way_round(
     initialize(client, order_id)
     ok(confirm(client, order_id, JACKET_AND_MUG_TOTAL))
 
+
+
+# --- stock sold out between the check and the payment ------------------------------------
+
+
+@pytest.mark.parametrize(("product", "variant", "stock"), [
+    ("rain-jacket", "rain-jacket-l", 3),  # a variant's stock
+    ("trail-map", None, 60),  # a product's own stock
+])
+def test_a_payment_for_stock_sold_meanwhile_places_the_order_and_reports_the_shortfall(
+        client: TestClient, demo_db_url: str, product: str, variant: str | None,
+        stock: int) -> None:
+    reference = f"{product}:{variant}" if variant else product
+    assert stock_of(client, reference) == stock
+    # Both carts pass the stock check when they start checking out ...
+    first = cart(client, (product, stock, variant))
+    second = cart(client, (product, 2, variant))
+    initialize(client, first)
+    initialize(client, second)
+    first_amount = dec(get_order(client, first)["transactionAmount"]["value"]["value"])
+    second_amount = dec(get_order(client, second)["transactionAmount"]["value"]["value"])
+    # ... the first takes every unit, then the second shopper's payment arrives: the
+    # money is taken, so the order is placed, and the merchant is told what is missing.
+    ok(confirm(client, first, first_amount, transaction_id="tx-first"))
+    assert stock_of(client, reference) == 0
+    placed = ok(confirm(client, second, second_amount, transaction_id="tx-second"))
+    assert placed["orderNumber"]
+    assert stock_of(client, reference) == 0  # never below zero
+
+    db = DbReader(demo_db_url)
+    assert db.outbox(first, "order.stock_shortfall") == []
+    (event,) = db.outbox(second, "order.stock_shortfall")
+    payload = event["payload"]
+    assert payload["orderNumber"] == placed["orderNumber"]
+    (line,) = payload["lines"]
+    assert Decimal(line["quantity"]) == 2
+    assert line["sku"] == get_order(client, second)["orderLines"][0]["sku"]
+    assert len(db.outbox(second)) == 1  # and it is an order.finalized like any other

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Table, and_, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,6 +19,46 @@ from kasse.adapters.db.tables import (
     products,
 )
 from kasse.domain.checkout import AttemptStatus, CheckoutAttempt, Mode
+
+
+# The statements of the hot paths are built once (see order_repository).
+_INSERT_ATTEMPT = insert(checkout_attempts)
+_ATTEMPT_BY_ID = select(checkout_attempts).where(checkout_attempts.c.id == bindparam("b_id"))
+_LATEST_ATTEMPT = (
+    select(checkout_attempts)
+    .where(checkout_attempts.c.order_id == bindparam("b_order_id"),
+           checkout_attempts.c.kind == bindparam("b_kind"))
+    .order_by(checkout_attempts.c.created_at.desc()).limit(1))
+_SAVE_ATTEMPT = update(checkout_attempts).where(checkout_attempts.c.id == bindparam("b_id"))
+_INSERT_NEW = {
+    (name, table.name): dialect.insert(table).on_conflict_do_nothing()
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+    for table in (outbox_events, payment_events)}
+# Stock is taken by reference in one statement; only when that changes nothing is it
+# looked at again (not enough left, untracked, or no longer in the catalog).
+_PRODUCT_ID = (select(products.c.id)
+               .where(products.c.store_id == bindparam("b_store_id"),
+                      products.c.reference == bindparam("b_reference"))
+               .scalar_subquery())
+_TAKE_PRODUCT_STOCK = (
+    update(products)
+    .where(products.c.store_id == bindparam("b_store_id"),
+           products.c.reference == bindparam("b_reference"),
+           products.c.stock.is_not(None), products.c.stock >= bindparam("b_quantity"))
+    .values(stock=products.c.stock - bindparam("b_quantity")))
+_TAKE_VARIANT_STOCK = (
+    update(product_variants)
+    .where(product_variants.c.product_id == _PRODUCT_ID,
+           product_variants.c.reference == bindparam("b_variant"),
+           product_variants.c.stock.is_not(None),
+           product_variants.c.stock >= bindparam("b_quantity"))
+    .values(stock=product_variants.c.stock - bindparam("b_quantity")))
+_PRODUCT_STOCK = select(products.c.stock).where(
+    products.c.store_id == bindparam("b_store_id"),
+    products.c.reference == bindparam("b_reference"))
+_VARIANT_STOCK = select(product_variants.c.stock).where(
+    product_variants.c.product_id == _PRODUCT_ID,
+    product_variants.c.reference == bindparam("b_variant"))
 
 
 def _utc(value: datetime) -> datetime:
@@ -42,13 +82,12 @@ class SqlCheckoutRepository:
 
     async def _insert_new(self, table: Table, values: dict[str, Any]) -> bool:
         """INSERT … ON CONFLICT DO NOTHING; True when the row is new."""
-        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
-        result = await self.conn.execute(statement)
+        dialect = "postgresql" if self.conn.dialect.name == "postgresql" else "sqlite"
+        result = await self.conn.execute(_INSERT_NEW[dialect, table.name], values)
         return result.rowcount == 1
 
     async def add_attempt(self, attempt: CheckoutAttempt) -> None:
-        await self.conn.execute(insert(checkout_attempts).values(
+        await self.conn.execute(_INSERT_ATTEMPT, dict(
             id=attempt.id, order_id=attempt.order_id, store_id=attempt.store_id,
             token_hash=attempt.token_hash, kind=attempt.kind,
             mode=attempt.mode.value if attempt.mode else None, origin=attempt.origin,
@@ -63,21 +102,18 @@ class SqlCheckoutRepository:
         return _attempt(row) if row is not None else None
 
     async def attempt(self, attempt_id: UUID) -> CheckoutAttempt | None:
-        row = (await self.conn.execute(select(checkout_attempts).where(
-            checkout_attempts.c.id == attempt_id))).first()
+        row = (await self.conn.execute(_ATTEMPT_BY_ID, {"b_id": attempt_id})).first()
         return _attempt(row) if row is not None else None
 
     async def latest_attempt(self, order_id: UUID, kind: str) -> CheckoutAttempt | None:
-        row = (await self.conn.execute(
-            select(checkout_attempts)
-            .where(checkout_attempts.c.order_id == order_id, checkout_attempts.c.kind == kind)
-            .order_by(checkout_attempts.c.created_at.desc()).limit(1))).first()
+        row = (await self.conn.execute(_LATEST_ATTEMPT,
+                                       {"b_order_id": order_id, "b_kind": kind})).first()
         return _attempt(row) if row is not None else None
 
     async def save_attempt(self, attempt: CheckoutAttempt) -> None:
-        await self.conn.execute(
-            update(checkout_attempts).where(checkout_attempts.c.id == attempt.id)
-            .values(status=attempt.status.value, transaction_id=attempt.transaction_id))
+        await self.conn.execute(_SAVE_ATTEMPT, {
+            "b_id": attempt.id, "status": attempt.status.value,
+            "transaction_id": attempt.transaction_id})
 
     async def record_event(self, provider_alias: str, event_id: str, *, reference: str | None,
                            status: str | None, outcome: str, payload: dict[str, Any],
@@ -105,21 +141,15 @@ class SqlCheckoutRepository:
                          variant_reference: str | None, quantity: Decimal) -> bool:
         """Decrement tracked stock atomically; False when not enough is left (nothing
         changes then). Untracked stock (NULL) always succeeds."""
-        product_id = (await self.conn.execute(select(products.c.id).where(
-            products.c.store_id == store_id,
-            products.c.reference == product_reference))).scalar()
-        if product_id is None:
-            return True
-        table, key = (products, products.c.id == product_id)
+        keys: dict[str, Any] = {"b_store_id": store_id, "b_reference": product_reference,
+                                "b_quantity": quantity}
         if variant_reference is not None:
-            table = product_variants
-            key = and_(product_variants.c.product_id == product_id,
-                       product_variants.c.reference == variant_reference)
-        stock = table.c.stock
-        result = await self.conn.execute(
-            update(table).where(key, stock.is_not(None), stock >= quantity)
-            .values(stock=stock - quantity))
+            keys["b_variant"] = variant_reference
+            taking, current = _TAKE_VARIANT_STOCK, _VARIANT_STOCK
+        else:
+            taking, current = _TAKE_PRODUCT_STOCK, _PRODUCT_STOCK
+        result = await self.conn.execute(taking, keys)
         if result.rowcount == 1:
             return True
-        untracked = (await self.conn.execute(select(stock).where(key))).first()
+        untracked = (await self.conn.execute(current, keys)).first()
         return untracked is None or untracked[0] is None

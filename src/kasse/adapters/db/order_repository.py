@@ -40,6 +40,8 @@ VERSION = select(orders.c.version).where(orders.c.id == bindparam("b_id"),
                                           orders.c.store_id == bindparam("b_store_id"))
 _SAVE = update(orders).where(orders.c.id == bindparam("b_id"),
                              orders.c.version == bindparam("b_version"))
+_INSERT_ORDER = insert(orders)
+_INSERT_LINES = insert(order_lines)
 _DELETE_LINES = delete(order_lines).where(order_lines.c.order_id == bindparam("b_order_id"))
 _BUMP = (update(number_sequences)
          .where(number_sequences.c.store_id == bindparam("b_store_id"),
@@ -175,11 +177,11 @@ class SqlOrderRepository:
         return order
 
     async def add(self, order: Order) -> None:
-        await self.conn.execute(insert(orders).values(id=order.id, version=order.version,
-                                                      **_order_values(order)))
+        await self.conn.execute(_INSERT_ORDER, {"id": order.id, "version": order.version,
+                                                **_order_values(order)})
         rows = _line_rows(order)
         if rows:
-            await self.conn.execute(insert(order_lines), rows)
+            await self.conn.execute(_INSERT_LINES, rows)
         self._loaded_lines[order.id] = rows
 
     async def save(self, order: Order) -> None:
@@ -194,7 +196,7 @@ class SqlOrderRepository:
         if rows != self._loaded_lines.get(order.id):
             await self.conn.execute(_DELETE_LINES, {"b_order_id": order.id})
             if rows:
-                await self.conn.execute(insert(order_lines), rows)
+                await self.conn.execute(_INSERT_LINES, rows)
             self._loaded_lines[order.id] = rows
 
     async def delete(self, order: Order) -> None:

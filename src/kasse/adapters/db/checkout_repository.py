@@ -20,7 +20,6 @@ from kasse.adapters.db.tables import (
 )
 from kasse.domain.checkout import AttemptStatus, CheckoutAttempt, Mode
 
-
 # The statements of the hot paths are built once (see order_repository).
 _INSERT_ATTEMPT = insert(checkout_attempts)
 _ATTEMPT_BY_ID = select(checkout_attempts).where(checkout_attempts.c.id == bindparam("b_id"))

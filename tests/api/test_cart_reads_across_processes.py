@@ -1,10 +1,13 @@
 """A cart read is served from a rendered copy while the cart is unchanged; whoever
-changes it (this process, another process, a store import), the next read shows it."""
+changes it (this process, another process, a store import), the next read shows it.
+Products are kept in memory too: their stock is always read anew, and an import's
+changes are used as soon as the store's new version is seen."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,18 @@ from kasse.api.app import create_app
 from kasse.demo import DEMO_STORE_FILE
 from kasse.services.store_import import import_store
 from tests.api.conftest import BASE, make_settings
+from tests.api.test_inline_checkout import (
+    add,
+    cart,
+    confirm,
+    create,
+    dec,
+    get_order,
+    initialize,
+    ok,
+    problem,
+    stock_of,
+)
 from tests.conftest import API_KEY
 
 ORDERS = f"{BASE}/v1/orders"
@@ -114,3 +129,54 @@ def test_a_store_import_shows_on_the_next_read(
             break
         asyncio.run(asyncio.sleep(0.1))
     assert formatted.endswith(" EUR"), formatted
+
+
+def test_products_already_read_still_show_stock_sold_by_another_process(
+        two_servers: tuple[TestClient, TestClient]) -> None:
+    first, second = two_servers
+    # The first process reads the jacket (its catalog data is kept from now on) ...
+    assert stock_of(first, "rain-jacket:rain-jacket-l") == 3
+    early = create(first)
+    add(first, early, "rain-jacket", 1, "rain-jacket-l")
+    # ... the second sells every one left ...
+    order_id = cart(second, ("rain-jacket", 3, "rain-jacket-l"))
+    initialize(second, order_id)
+    amount = dec(get_order(second, order_id)["transactionAmount"]["value"]["value"])
+    ok(confirm(second, order_id, amount))
+    # ... and the first sees that at once, in the catalog and when adding to a cart.
+    assert stock_of(first, "rain-jacket:rain-jacket-l") == 0
+    refused = first.post(f"{BASE}/v1/order/{create(first)}", json={
+        "productReference": "rain-jacket", "productVariantReference": "rain-jacket-l",
+        "quantity": 1})
+    detail = problem(refused, 400)
+    assert "only 0 of Rain Jacket L available" in detail, detail
+    # the jacket in stock still can be bought
+    add(first, early, "rain-jacket", 1, "rain-jacket-m")
+
+
+def test_a_store_import_changes_the_prices_of_products_already_read(
+        demo_db_url: str, two_servers: tuple[TestClient, TestClient]) -> None:
+    first, _ = two_servers
+    before = add(first, create(first), "trail-map", 1)
+    assert dec(before["orderLines"][0]["unitPrice"]["value"]["withTax"]) == Decimal("12.90")
+
+    data = read_config_file(DEMO_STORE_FILE).data
+    (trail_map,) = [p for p in data["products"] if p["reference"] == "trail-map"]
+    trail_map["prices"]["EUR"] = 14.50
+    trail_map["name"] = "Alps Trail Map (2027 edition)"
+
+    async def reimport() -> None:
+        db = Database.from_url(demo_db_url)
+        try:
+            await import_store(SqlStorage(db), data)
+        finally:
+            await db.dispose()
+
+    asyncio.run(reimport())
+    for _ in range(30):  # the store's version is re-checked at most once a second
+        line = add(first, create(first), "trail-map", 1)["orderLines"][0]
+        if dec(line["unitPrice"]["value"]["withTax"]) != Decimal("12.90"):
+            break
+        asyncio.run(asyncio.sleep(0.1))
+    assert dec(line["unitPrice"]["value"]["withTax"]) == Decimal("14.50")
+    assert line["name"] == "Alps Trail Map (2027 edition)"

@@ -263,7 +263,8 @@ class Orders:
 async def _product(unit: OrderUnit, config: StoreConfig, reference: str) -> Product:
     if not reference or not reference.strip():
         raise InvalidInput("productReference is required")
-    products = await unit.catalog.products_by_reference(config.store.id, [reference.strip()])
+    products = await unit.catalog.products_by_reference(
+        config.store.id, [reference.strip()], version=config.store.config_version)
     if not products:
         raise NotFound(f"no product with reference {reference.strip()!r}")
     return products[0]
@@ -274,7 +275,8 @@ async def _check_stock(unit: OrderUnit, config: StoreConfig, order: Order, line:
     items = list(line.walk())
     references = sorted({item.product_reference for item, _ in items})
     products = {p.reference: p for p in
-                await unit.catalog.products_by_reference(config.store.id, references)}
+                await unit.catalog.products_by_reference(
+                    config.store.id, references, version=config.store.config_version)}
     for item, _ in items:
         product = products.get(item.product_reference)
         if product is None:

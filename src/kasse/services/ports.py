@@ -34,8 +34,11 @@ class CatalogReader(Protocol):
 
     async def store_aliases(self) -> list[str]: ...
 
-    async def products_by_reference(self, store_id: UUID, references: Sequence[str]
-                                    ) -> list[Product]: ...
+    async def products_by_reference(self, store_id: UUID, references: Sequence[str], *,
+                                    version: int | None = None) -> list[Product]:
+        """The store's products with these references (unknown ones are left out), with
+        their stock now. ``version``, the store's ``config_version`` the caller works
+        with, lets the reader reuse what it loaded before for that version."""
 
     async def list_products(self, store_id: UUID, *, skip: int, take: int, text: str | None
                             ) -> tuple[list[Product], int]: ...

@@ -15,6 +15,7 @@ from kasse.adapters.db import store_repository as repo
 from kasse.adapters.db.checkout_repository import SqlCheckoutRepository
 from kasse.adapters.db.database import Database
 from kasse.adapters.db.order_repository import SqlOrderRepository
+from kasse.adapters.db.product_cache import ProductCache, with_stock
 from kasse.adapters.db.redemption_repository import SqlRedemptionRepository
 from kasse.domain.errors import Conflict
 from kasse.domain.store import Product, StoreConfig
@@ -22,8 +23,9 @@ from kasse.services.ports import Plan, TableCounts
 
 
 class SqlCatalogReader:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, products: ProductCache | None = None) -> None:
         self.conn = conn
+        self._products = products
 
     async def find_store(self, id_or_alias: str) -> tuple[UUID, int] | None:
         return await repo.find_store_row(self.conn, id_or_alias)
@@ -34,9 +36,22 @@ class SqlCatalogReader:
     async def store_aliases(self) -> list[str]:
         return await repo.store_aliases(self.conn)
 
-    async def products_by_reference(self, store_id: UUID, references: Sequence[str]
-                                    ) -> list[Product]:
-        return await repo.products_by_reference(self.conn, store_id, references)
+    async def products_by_reference(self, store_id: UUID, references: Sequence[str], *,
+                                    version: int | None = None) -> list[Product]:
+        cache = self._products
+        if cache is None or version is None or (known := cache.known(store_id, version)) is None:
+            return await repo.products_by_reference(self.conn, store_id, references)
+        kept = [known[reference] for reference in dict.fromkeys(references)
+                if reference in known]
+        missing = [reference for reference in references if reference not in known]
+        found = (await repo.products_by_reference(self.conn, store_id, missing)
+                 if missing else [])
+        cache.keep(store_id, version, found)
+        if kept:
+            stock = await repo.stock_of(self.conn, [product.id for product in kept])
+            found += [current for product in kept
+                      if (current := with_stock(product, stock)) is not None]
+        return found
 
     async def list_products(self, store_id: UUID, *, skip: int, take: int, text: str | None
                             ) -> tuple[list[Product], int]:
@@ -63,11 +78,12 @@ class SqlStoreWriter:
 class SqlStorage:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.products = ProductCache()
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[SqlCatalogReader]:
         async with self.db.read() as conn:
-            yield SqlCatalogReader(conn)
+            yield SqlCatalogReader(conn, self.products)
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[SqlStoreWriter]:
@@ -78,7 +94,7 @@ class SqlStorage:
     async def ordering(self, *, write: bool) -> AsyncIterator[SqlOrderUnit]:
         scope = self.db.transaction() if write else self.db.read()
         async with scope as conn:
-            unit = SqlOrderUnit(conn)
+            unit = SqlOrderUnit(conn, self.products)
             yield unit
         for callback in unit.committed:  # only once the transaction is committed
             callback()
@@ -96,10 +112,10 @@ class SqlStorage:
 
 
 class SqlOrderUnit:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, products: ProductCache | None = None) -> None:
         self.committed: list[Callable[[], None]] = []
         self.orders = SqlOrderRepository(conn)
-        self.catalog = SqlCatalogReader(conn)
+        self.catalog = SqlCatalogReader(conn, products)
         self.checkout = SqlCheckoutRepository(conn)
         self.redemptions = SqlRedemptionRepository(conn)
 

@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, bindparam, func, or_, select
+from sqlalchemy import Row, bindparam, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kasse.adapters.db import tables as t
@@ -47,6 +47,12 @@ _VARIANTS_OF = (select(t.product_variants)
                 .where(t.product_variants.c.product_id.in_(
                     bindparam("b_product_ids", expanding=True)))
                 .order_by(t.product_variants.c.sort_order, t.product_variants.c.reference))
+_STOCK_OF = union_all(
+    select(t.products.c.id, t.products.c.stock)
+    .where(t.products.c.id.in_(bindparam("b_product_ids", expanding=True))),
+    select(t.product_variants.c.id, t.product_variants.c.stock)
+    .where(t.product_variants.c.product_id.in_(bindparam("b_variant_owner_ids",
+                                                         expanding=True))))
 _PRICES_OF = (select(t.prices.c.owner_id, t.prices.c.currency_id, t.prices.c.value)
               .where(t.prices.c.owner_id.in_(bindparam("b_owner_ids", expanding=True))))
 
@@ -305,6 +311,14 @@ async def products_by_reference(conn: AsyncConnection, store_id: UUID,
     rows = (await conn.execute(_PRODUCTS_BY_REFERENCE, {
         "b_store_id": store_id, "b_references": list(references)})).all()
     return await _hydrate_products(conn, rows)
+
+
+async def stock_of(conn: AsyncConnection, product_ids: Sequence[UUID]
+                   ) -> dict[UUID, Decimal | None]:
+    """The stock of these products and of their variants now, by id (``None``: untracked)."""
+    ids = list(product_ids)
+    rows = await conn.execute(_STOCK_OF, {"b_product_ids": ids, "b_variant_owner_ids": ids})
+    return {row_id: stock for row_id, stock in rows}
 
 
 async def product_by_id(conn: AsyncConnection, product_id: UUID) -> Product | None:

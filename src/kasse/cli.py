@@ -156,7 +156,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ["KASSE_AUTO_MIGRATE"] = "false"
     if args.workers > 1:
         _metrics_folder(settings)
-    uvicorn.run("kasse.api.app:create_app", factory=True, host=args.host, port=args.port,
+    uvicorn.run("kasse.api.app:create_server_app", factory=True, host=args.host, port=args.port,
                 workers=args.workers, proxy_headers=True, server_header=False,
                 log_config=logs.logging_config(settings.log_level, settings.log_format),
                 access_log=False)  # kasse logs each request itself, with its request id

@@ -7,6 +7,7 @@ keeps them. The structured parts (countries, regions, methods) are columns on th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -56,10 +57,14 @@ class CustomerInfo:
     email: str | None
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Control characters other than tab, line feed and carriage return."""
+
+
 def _check_text(value: str, what: str, limit: int) -> str:
     if len(value) > limit:
         raise InvalidInput(f"{what} is longer than {limit} characters")
-    if any(ord(c) < 32 and c not in "\t\n\r" for c in value) or "\x7f" in value:
+    if _CONTROL.search(value):
         raise InvalidInput(f"{what} contains control characters")
     return value
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -180,3 +181,45 @@ def test_a_store_import_changes_the_prices_of_products_already_read(
         asyncio.run(asyncio.sleep(0.1))
     assert dec(line["unitPrice"]["value"]["withTax"]) == Decimal("14.50")
     assert line["name"] == "Alps Trail Map (2027 edition)"
+
+
+def test_every_kind_of_line_change_is_stored_as_the_cart_shows_it(
+        two_servers: tuple[TestClient, TestClient]) -> None:
+    # The first process changes the cart; the second reads it from the database each
+    # time. Only the lines that changed are written, so each kind of change is checked.
+    first, second = two_servers
+    order_id = create(first)
+    url = f"{BASE}/v1/order/{order_id}"
+
+    def same_in_second(response: httpx.Response) -> dict:  # type: ignore[type-arg]
+        shown = ok(response)
+        assert _order(second, order_id) == shown
+        return shown  # type: ignore[no-any-return]
+
+    same_in_second(first.post(url, json={"productReference": "trail-map", "quantity": 1}))
+    same_in_second(first.post(url, json={"productReference": "camp-mug", "quantity": 2}))
+    order = same_in_second(first.post(url, json={"productReference": "water-bottle",
+                                                 "quantity": 1}))
+    mug, bottle = order["orderLines"][1]["id"], order["orderLines"][2]["id"]
+    same_in_second(first.patch(f"{url}/item/{mug}", json={"quantity": 5}))  # in the middle
+    order = same_in_second(first.delete(f"{url}/item/{order['orderLines'][0]['id']}"))
+    assert [line["id"] for line in order["orderLines"]] == [mug, bottle]
+    same_in_second(first.post(url, json={"productReference": "trekking-poles", "quantity": 1,
+                                         "bundleId": "kit"}))
+    same_in_second(first.post(f"{url}/bundle/kit", json={"productReference": "first-aid-kit",
+                                                         "quantity": 1}))
+    order = same_in_second(first.post(f"{url}/bundle/kit", json={
+        "productReference": "water-bottle", "quantity": 2}))
+    kit = order["orderLines"][2]
+    aid, bottles = (item["id"] for item in kit["orderLines"])
+    same_in_second(first.patch(f"{url}/bundle/kit/item/{bottles}", json={"quantity": 3}))
+    same_in_second(first.patch(f"{url}/item/{kit['id']}", json={"quantity": 2}))
+    order = same_in_second(first.delete(f"{url}/bundle/kit/item/{aid}"))
+    assert [item["id"] for item in order["orderLines"][2]["orderLines"]] == [bottles]
+    same_in_second(first.patch(f"{url}/items", json=[{"id": mug, "quantity": 1},
+                                                     {"id": bottle, "quantity": 4}]))
+    order = same_in_second(first.delete(f"{url}/items"))
+    assert order["orderLines"] == []
+    order = same_in_second(first.post(url, json={"productReference": "trail-map",
+                                                 "quantity": 1}))
+    assert len(order["orderLines"]) == 1

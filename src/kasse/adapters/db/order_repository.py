@@ -43,6 +43,9 @@ _SAVE = update(orders).where(orders.c.id == bindparam("b_id"),
 _INSERT_ORDER = insert(orders)
 _INSERT_LINES = insert(order_lines)
 _DELETE_LINES = delete(order_lines).where(order_lines.c.order_id == bindparam("b_order_id"))
+_DELETE_SOME_LINES = delete(order_lines).where(
+    order_lines.c.order_id == bindparam("b_order_id"),
+    order_lines.c.id.in_(bindparam("b_ids", expanding=True)))
 _BUMP = (update(number_sequences)
          .where(number_sequences.c.store_id == bindparam("b_store_id"),
                 number_sequences.c.kind == bindparam("b_kind"))
@@ -193,11 +196,24 @@ class SqlOrderRepository:
             raise ConcurrentUpdate(f"order {order.id} was changed by another request")
         order.version += 1
         rows = _line_rows(order)
-        if rows != self._loaded_lines.get(order.id):
+        loaded = self._loaded_lines.get(order.id)
+        if rows == loaded:
+            return
+        if loaded is None:  # not read in this unit of work: write every line anew
             await self.conn.execute(_DELETE_LINES, {"b_order_id": order.id})
-            if rows:
-                await self.conn.execute(_INSERT_LINES, rows)
-            self._loaded_lines[order.id] = rows
+            fresh = rows
+        else:
+            # Only the lines that changed: adding a product to a long cart writes one row.
+            now = {row["id"]: row for row in rows}
+            before = {row["id"]: row for row in loaded}
+            stale = [line_id for line_id, row in before.items() if now.get(line_id) != row]
+            fresh = [row for row in rows if before.get(row["id"]) != row]
+            if stale:
+                await self.conn.execute(_DELETE_SOME_LINES,
+                                        {"b_order_id": order.id, "b_ids": stale})
+        if fresh:
+            await self.conn.execute(_INSERT_LINES, fresh)
+        self._loaded_lines[order.id] = rows
 
     async def delete(self, order: Order) -> None:
         result = await self.conn.execute(

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransactio
 from sqlalchemy.sql import Select
 
 from kasse.adapters.db.engine import SQLITE_BUSY_MS, WRITE_OPTION, create_engine
-from kasse.adapters.db.probe import SqliteProbe
+from kasse.adapters.db.probe import PostgresProbe, ProbeUnavailable, SqliteProbe
 
 LOCK_WAIT_SECONDS = 10.0
 """How long a writer waits for SQLite's write lock held by another process."""
@@ -33,6 +33,8 @@ class Database:
         self._probe = (SqliteProbe(database, engine.dialect, SQLITE_BUSY_MS)
                        if self._writers is not None and database and database != ":memory:"
                        else None)
+        self._pg_probe = (PostgresProbe(engine.url, engine.dialect)
+                          if engine.dialect.driver == "asyncpg" else None)
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int = 10) -> Database:
@@ -78,10 +80,17 @@ class Database:
         first row, or ``None``."""
         if self._probe is not None:
             return self._probe.scalar(statement, params)
+        if self._pg_probe is not None:
+            try:
+                return await self._pg_probe.scalar(statement, params)
+            except ProbeUnavailable:
+                pass  # the engine's pool may have a way through; it raises if not
         async with self.read() as conn:
             return (await conn.execute(statement, params)).scalar()
 
     async def dispose(self) -> None:
         if self._probe is not None:
             self._probe.close()
+        if self._pg_probe is not None:
+            await self._pg_probe.close()
         await self.engine.dispose()

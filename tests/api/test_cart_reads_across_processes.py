@@ -48,6 +48,18 @@ def two_servers(demo_db_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, 
         yield first, second
 
 
+def reimport(db_url: str, data: dict) -> None:  # type: ignore[type-arg]
+    """Import the store file ``data`` as an operator would, from another process."""
+    async def go() -> None:
+        db = Database.from_url(db_url)
+        try:
+            await import_store(SqlStorage(db), data)
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())
+
+
 def _order(client: TestClient, order_id: str, query: str = "") -> dict:  # type: ignore[type-arg]
     response = client.get(f"{BASE}/v1/order/{order_id}{query}")
     assert response.status_code == 200, response.text
@@ -114,14 +126,7 @@ def test_a_store_import_shows_on_the_next_read(
     for currency in data["currencies"]:
         currency["formatTemplate"] = "{0} " + currency["code"]
 
-    async def reimport() -> None:
-        db = Database.from_url(demo_db_url)
-        try:
-            await import_store(SqlStorage(db), data)
-        finally:
-            await db.dispose()
-
-    asyncio.run(reimport())
+    reimport(demo_db_url, data)
     deadline_reads = 30  # the store's version is re-checked at most once a second
     for _ in range(deadline_reads):
         body = _order(first, order_id, "?expand=$prices")
@@ -166,14 +171,7 @@ def test_a_store_import_changes_the_prices_of_products_already_read(
     trail_map["prices"]["EUR"] = 14.50
     trail_map["name"] = "Alps Trail Map (2027 edition)"
 
-    async def reimport() -> None:
-        db = Database.from_url(demo_db_url)
-        try:
-            await import_store(SqlStorage(db), data)
-        finally:
-            await db.dispose()
-
-    asyncio.run(reimport())
+    reimport(demo_db_url, data)
     for _ in range(30):  # the store's version is re-checked at most once a second
         line = add(first, create(first), "trail-map", 1)["orderLines"][0]
         if dec(line["unitPrice"]["value"]["withTax"]) != Decimal("12.90"):

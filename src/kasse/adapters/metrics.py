@@ -46,6 +46,7 @@ class PrometheusMetrics:
             ("method", "route", "status"), namespace=NAMESPACE, buckets=BUCKETS,
             registry=self.registry)
         self._counters: dict[str, Counter] = {}
+        self._series: dict[tuple[str, str, int], Histogram] = {}
         self._lock = threading.Lock()
         for name, (help_text, labels) in KNOWN.items():
             self._counter(name, help_text, labels)
@@ -64,7 +65,11 @@ class PrometheusMetrics:
         (counter.labels(**labels) if labels else counter).inc()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).observe(seconds)
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:  # labels() looks the series up under a lock: once per key
+            series = self._series[key] = self.requests.labels(method, route, str(status))
+        series.observe(seconds)
 
     def render(self) -> bytes:
         if os.environ.get(MULTIPROCESS_ENV):

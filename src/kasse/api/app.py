@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.secret_key = secret_key(settings)
     problems.install(app)
     # Requests are matched against routes in this order: the busiest first.
+    app.include_router(orders.reads_router)
     app.include_router(orders.router)
     app.include_router(inline_checkout.router)
     app.include_router(hosted_checkout.router)

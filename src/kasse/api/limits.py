@@ -22,16 +22,22 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        detail = f"the request body is larger than {self.max_bytes} bytes"
+        declared: int | None = None
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = -1
-                if declared > self.max_bytes:
-                    await problem(413, detail, "body-too-large")(scope, receive, send)
-                    return
+            elif name == b"transfer-encoding":
+                declared = -1
+        if declared is None or declared == 0:  # no body at all (RFC 9112, 6.3)
+            await self.app(scope, receive, send)
+            return
+        detail = f"the request body is larger than {self.max_bytes} bytes"
+        if declared > self.max_bytes:
+            await problem(413, detail, "body-too-large")(scope, receive, send)
+            return
         received = 0
         started = False
 

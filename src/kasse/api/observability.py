@@ -17,6 +17,7 @@ from kasse.logs import redact_path, request_id
 
 access_log = logging.getLogger("kasse.access")
 REQUEST_ID = "x-request-id"
+_REQUEST_ID_BYTES = REQUEST_ID.encode()
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,100}$")
 
 
@@ -39,7 +40,7 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         given = next((v.decode("latin-1") for k, v in scope["headers"]
-                      if k == REQUEST_ID.encode()), "")
+                      if k == _REQUEST_ID_BYTES), "")
         rid = given if _SANE_ID.match(given) else secrets.token_hex(16)
         token = request_id.set(rid)
         started = time.perf_counter()
@@ -50,7 +51,7 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", []),
-                                      (REQUEST_ID.encode(), rid.encode())]
+                                      (_REQUEST_ID_BYTES, rid.encode())]
             await send(message)
 
         try:

@@ -58,6 +58,8 @@ def _add_raw_parameters(app: FastAPI, schema: dict[str, Any]) -> None:
         if dependant is None or not getattr(route, "include_in_schema", False):
             continue
         extra = _raw_parameters(dependant)
+        if dependant.call is not None:  # an endpoint that reads the raw request itself
+            extra.extend(documented_params(dependant.call))
         for method in route.methods or ():
             operation = paths.get(route.path_format, {}).get(method.lower())
             if operation is None:

@@ -72,9 +72,10 @@ class RejectNulBytes:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
-            parts = [unquote_to_bytes(raw_path), unquote_to_bytes(scope.get("query_string", b""))]
-            parts.extend(value for _, value in scope.get("headers", []))
-            if any(b"\x00" in part for part in parts):
+            query = scope.get("query_string", b"")
+            if (b"\x00" in unquote_to_bytes(raw_path)
+                    or (query and b"\x00" in unquote_to_bytes(query))
+                    or any(b"\x00" in value for _, value in scope.get("headers", []))):
                 response = problem(400, "the request URL or a header contains a NUL character",
                                    "nul-character")
                 await response(scope, receive, send)

@@ -57,13 +57,15 @@ _NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": Fa
 
 def create_server_app() -> FastAPI:
     """The app as each ``kasse serve`` worker process runs it, for the process's life."""
-    app = create_app()
-    app.state.long_lived = True
-    return app
+    return create_app(long_lived=True)
 
 
-def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
-    """Build the app; the database connects when the app starts, not at import."""
+def create_app(settings: Settings | None = None, db: Database | None = None, *,
+               long_lived: bool = False) -> FastAPI:
+    """Build the app; the database connects when the app starts, not at import.
+
+    ``long_lived``: the app is its process's for good (``kasse serve``), so what start-up
+    made is frozen out of the garbage collector's sight once it is ready."""
     settings = settings or Settings()
     owns_db = db is None
 
@@ -86,7 +88,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             for currency in config.currencies:  # loads the culture's formatting data
                 format_amount(Decimal(0), currency)
         await _prime_routes(app)
-        if getattr(app.state, "long_lived", False):
+        if long_lived:
             # What exists now lives as long as the process: modules, the store
             # configuration, compiled statements. Frozen, the collector's full passes
             # no longer walk it (each took ~0.1 s of a busy worker).

@@ -23,6 +23,7 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         declared: int | None = None
+        chunked = False
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -30,12 +31,12 @@ class BodySizeLimit:
                 except ValueError:
                     declared = -1
             elif name == b"transfer-encoding":
-                declared = -1
-        if declared is None or declared == 0:  # no body at all (RFC 9112, 6.3)
+                chunked = True
+        if not chunked and not declared:  # no body at all (RFC 9112, 6.3)
             await self.app(scope, receive, send)
             return
         detail = f"the request body is larger than {self.max_bytes} bytes"
-        if declared > self.max_bytes:
+        if declared is not None and declared > self.max_bytes:
             await problem(413, detail, "body-too-large")(scope, receive, send)
             return
         received = 0

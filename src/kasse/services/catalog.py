@@ -106,8 +106,7 @@ async def get_products(storage: Storage, config: StoreConfig, references: list[s
     """The products (or variants) named; an unknown reference is a 404 naming it."""
     pairs = parse_references(references)
     async with storage.reading() as reader:
-        products = await reader.products_by_reference(
-            config.store.id, [p for p, _ in pairs], version=config.store.config_version)
+        products = await reader.products_by_reference(config.store, [p for p, _ in pairs])
     by_reference = {p.reference: p for p in products}
     items: list[CatalogItem] = []
     for product_ref, variant_ref in pairs:

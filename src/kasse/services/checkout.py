@@ -140,8 +140,7 @@ class Checkout:
                 calculation = calculate(order, config)
                 references = sorted({line.product_reference for line, _ in order.all_lines()})
                 products = {p.reference: p for p in await unit.catalog.products_by_reference(
-                    config.store.id, references, version=config.store.config_version)
-                } if references else {}
+                    config.store, references)} if references else {}
                 validate_for_payment(order, calculation, config, products)
                 method = config.payment_method_by_id(order.payment_method_id)
                 assert method is not None  # noqa: S101 (validated above)

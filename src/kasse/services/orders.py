@@ -263,8 +263,7 @@ class Orders:
 async def _product(unit: OrderUnit, config: StoreConfig, reference: str) -> Product:
     if not reference or not reference.strip():
         raise InvalidInput("productReference is required")
-    products = await unit.catalog.products_by_reference(
-        config.store.id, [reference.strip()], version=config.store.config_version)
+    products = await unit.catalog.products_by_reference(config.store, [reference.strip()])
     if not products:
         raise NotFound(f"no product with reference {reference.strip()!r}")
     return products[0]
@@ -275,8 +274,7 @@ async def _check_stock(unit: OrderUnit, config: StoreConfig, order: Order, line:
     items = list(line.walk())
     references = sorted({item.product_reference for item, _ in items})
     products = {p.reference: p for p in
-                await unit.catalog.products_by_reference(
-                    config.store.id, references, version=config.store.config_version)}
+                await unit.catalog.products_by_reference(config.store, references)}
     for item, _ in items:
         product = products.get(item.product_reference)
         if product is None:

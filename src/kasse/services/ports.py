@@ -12,7 +12,7 @@ from uuid import UUID
 from kasse.domain.checkout import CheckoutAttempt
 from kasse.domain.discounts import CodeUsage, GiftCard
 from kasse.domain.order import Order
-from kasse.domain.store import Product, StoreConfig
+from kasse.domain.store import Product, Store, StoreConfig
 from kasse.domain.webhooks import (
     AttemptOutcome,
     Delivery,
@@ -34,11 +34,11 @@ class CatalogReader(Protocol):
 
     async def store_aliases(self) -> list[str]: ...
 
-    async def products_by_reference(self, store_id: UUID, references: Sequence[str], *,
-                                    version: int | None = None) -> list[Product]:
+    async def products_by_reference(self, store: Store, references: Sequence[str]
+                                    ) -> list[Product]:
         """The store's products with these references (unknown ones are left out), with
-        their stock now. ``version``, the store's ``config_version`` the caller works
-        with, lets the reader reuse what it loaded before for that version."""
+        their stock now. What the reader loaded before for the store's ``config_version``
+        may be reused."""
 
     async def list_products(self, store_id: UUID, *, skip: int, take: int, text: str | None
                             ) -> tuple[list[Product], int]: ...

@@ -18,7 +18,7 @@ from kasse.adapters.db.order_repository import SqlOrderRepository
 from kasse.adapters.db.product_cache import ProductCache, with_stock
 from kasse.adapters.db.redemption_repository import SqlRedemptionRepository
 from kasse.domain.errors import Conflict
-from kasse.domain.store import Product, StoreConfig
+from kasse.domain.store import Product, Store, StoreConfig
 from kasse.services.ports import Plan, TableCounts
 
 
@@ -36,14 +36,15 @@ class SqlCatalogReader:
     async def store_aliases(self) -> list[str]:
         return await repo.store_aliases(self.conn)
 
-    async def products_by_reference(self, store_id: UUID, references: Sequence[str], *,
-                                    version: int | None = None) -> list[Product]:
+    async def products_by_reference(self, store: Store, references: Sequence[str]
+                                    ) -> list[Product]:
+        store_id, version = store.id, store.config_version
         cache = self._products
-        if cache is None or version is None or (known := cache.known(store_id, version)) is None:
+        if cache is None or (known := cache.known(store_id, version)) is None:
             return await repo.products_by_reference(self.conn, store_id, references)
-        kept = [known[reference] for reference in dict.fromkeys(references)
-                if reference in known]
-        missing = [reference for reference in references if reference not in known]
+        wanted = list(dict.fromkeys(references))
+        kept = [known[reference] for reference in wanted if reference in known]
+        missing = [reference for reference in wanted if reference not in known]
         found = (await repo.products_by_reference(self.conn, store_id, missing)
                  if missing else [])
         cache.keep(store_id, version, found)

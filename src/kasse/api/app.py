@@ -19,7 +19,7 @@ from kasse.adapters.db.storage import SqlStorage
 from kasse.api import operations, problems
 from kasse.api.deps import PREFIX
 from kasse.api.formatting import format_amount
-from kasse.api.limits import BodySizeLimit, RejectNulBytes, RequireJson
+from kasse.api.limits import BodySizeLimit, RejectLoneSurrogates, RejectNulBytes, RequireJson
 from kasse.api.openapi import openapi_document
 from kasse.api.rendered_orders import RenderedOrders
 from kasse.api.responses import JsonResponse
@@ -141,7 +141,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
         return {"status": "ok"}
 
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
-    # The last added runs first: NUL bytes, then body size, then the content type.
+    # The last added runs first: NUL bytes, body size, the content type, then JSON text.
+    app.add_middleware(RejectLoneSurrogates)
     app.add_middleware(RequireJson, prefix=PREFIX)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RejectNulBytes)

@@ -1,12 +1,16 @@
-"""Request guards: a cap on body size (413) and no NUL bytes in the URL or headers (400)."""
+"""Request guards: a cap on body size (413), no NUL bytes in the URL or headers (400), JSON
+for API bodies (415) and no lone surrogates in JSON text (400)."""
 
 from __future__ import annotations
 
+import json
+import re
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kasse.api.problems import problem
+from kasse.api.problems import invalid_fields, problem
 
 
 class BodyTooLarge(Exception):
@@ -112,3 +116,86 @@ class RequireJson:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+_SURROGATE_IN_UTF8 = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+"""A ``\\uD800``-``\\uDFFF`` escape, or such a code point in UTF-8's shape."""
+
+
+def _may_hold_surrogate(body: bytes) -> bool:
+    """Whether the body could parse to a string holding a surrogate: it has an escape or
+    the bytes of one, or it is in UTF-16 or UTF-32 (which JSON parsing detects and accepts)."""
+    return (_SURROGATE_IN_UTF8.search(body) is not None or b"\x00" in body[:4]
+            or body[:2] in (b"\xff\xfe", b"\xfe\xff"))
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+LONE_SURROGATE = "contains a lone UTF-16 surrogate, which is not a character"
+
+
+def _is_json(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name == b"content-type":
+            media = value.split(b";")[0].strip().lower()
+            return media in JSON_TYPES or (media.startswith(b"application/")
+                                          and media.endswith(b"+json"))
+    return False
+
+
+def surrogate_locations(document: Any) -> list[tuple[str, str]]:
+    """Each place in a parsed JSON document where a string (a value or a name) holds a
+    surrogate, in document order, as ``(location, message)``: ``body customer.firstName``."""
+    found: list[tuple[str, str]] = []
+    stack: list[tuple[tuple[str, ...], Any]] = [((), document)]
+    while stack:
+        path, value = stack.pop()
+        where = "body " + ".".join(path) if path else "body"
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                found.append((where, LONE_SURROGATE))
+        elif isinstance(value, dict):
+            if any(_SURROGATE.search(name) for name in value):
+                found.append((where, f"a name {LONE_SURROGATE}"))
+            stack.extend(((*path, name), item) for name, item in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend(((*path, str(i)), item) for i, item in reversed(list(enumerate(value))))
+    return found
+
+
+class RejectLoneSurrogates:
+    """A JSON string may escape half of a UTF-16 surrogate pair (``"\\ud800"``), which
+    parses to text that is no Unicode character: it cannot be stored, encoded as UTF-8 or
+    sent back. Such a body is refused with a 400 naming the field, before any route sees it.
+    Surrogate pairs (an escaped emoji) parse to one character and pass."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH")
+                or not _is_json(scope.get("headers", []))):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        while True:  # the body is small: BodySizeLimit, outside this guard, caps it
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+        if _may_hold_surrogate(body):
+            try:
+                document = json.loads(body)  # as the app will read it
+            except (ValueError, RecursionError):
+                document = None  # the app answers what is wrong with it
+            found = surrogate_locations(document)
+            if found:
+                await invalid_fields(scope["method"], found)(scope, receive, send)
+                return
+        pending = iter(messages)
+
+        async def replay() -> Message:
+            for message in pending:
+                return message
+            return await receive()
+
+        await self.app(scope, replay, send)

@@ -77,10 +77,24 @@ def _location(loc: tuple[Any, ...]) -> str:
 
 
 def _notifying(request: Request, detail: str) -> dict[str, str] | None:
+    return _notifying_method(request.method, detail)
+
+
+def _notifying_method(method: str, detail: str) -> dict[str, str] | None:
     """Failed changes are also reported in ``Umb-Notifications``, as the reference does."""
-    if request.method == "GET":
+    if method == "GET":
         return None
     return notifications_header([Notice(detail, "Error", "Validation")])
+
+
+def invalid_fields(method: str, errors: list[tuple[str, str]]) -> Response:
+    """The 400 for a request whose fields failed validation: each ``(location, message)``
+    named in the detail (the first ten) and listed in ``errors`` (the first fifty)."""
+    detail = "; ".join(f"{location}: {message.removeprefix('Value error, ')}"
+                       for location, message in errors[:10])
+    return problem(400, detail, "validation-failed", _notifying_method(method, detail),
+                   errors=[{"location": location, "message": message}
+                           for location, message in errors[:50]])
 
 
 def allowed_methods(request: Request) -> list[str]:
@@ -121,14 +135,9 @@ def install(app: FastAPI) -> None:
         if any(e.get("type") == "json_invalid" for e in errors):
             detail = "the request body is not valid JSON"
             return problem(400, detail, "malformed-json", _notifying(request, detail))
-        messages = []
-        for error in errors[:10]:
-            msg = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-            messages.append(f"{_location(tuple(error.get('loc', ())))}: {msg}")
-        detail = "; ".join(messages)
-        return problem(400, detail, "validation-failed", _notifying(request, detail),
-                       errors=[{"location": _location(tuple(e.get("loc", ()))),
-                                "message": str(e.get("msg", ""))} for e in errors[:50]])
+        return invalid_fields(request.method, [
+            (_location(tuple(e.get("loc", ()))), str(e.get("msg", "invalid")))
+            for e in errors[:50]])
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

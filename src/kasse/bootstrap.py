@@ -10,7 +10,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -89,9 +89,13 @@ class MountedGateway:
         return cls(config, create_gateway_app(config))
 
 
-def payment_providers(settings: Settings) -> ProviderRegistry:
-    """Every installed payment provider, configured from the settings."""
+def payment_providers(settings: Settings, gateway: MountedGateway | None = None
+                      ) -> ProviderRegistry:
+    """Every installed payment provider, configured from the settings; with the test
+    gateway that this process serves, if any."""
     registry = ProviderRegistry.with_installed()
+    if gateway is not None:
+        registry.register(replace(TEST_GATEWAY, local_app=gateway.app))
     if settings.stripe_api_base:
         from kasse.payments.stripe import create_provider
 

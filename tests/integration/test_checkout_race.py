@@ -64,8 +64,10 @@ def _webhook(payment: dict[str, Any], event_id: str) -> tuple[bytes, dict[str, s
 def _return_url(payment: dict[str, Any]) -> str:
     now = int(time.time())
     query = {"payment_id": "pay_race", "status": "authorized",
-             "reference": payment["reference"], "t": str(now),
-             "sig": sign_return(SECRET, "pay_race", "authorized", payment["reference"], now)}
+             "reference": payment["reference"], "amount": payment["amount"],
+             "currency": "EUR", "t": str(now),
+             "sig": sign_return(SECRET, "pay_race", "authorized", payment["reference"], now,
+                                payment["amount"], "EUR")}
     return f"{payment['pay_url']}/completed?{urlencode(query)}"
 
 

@@ -52,7 +52,7 @@ LATE_DELAY = 0.5
 RETRY_DELAYS = (0.1, 0.1, 0.1)
 SHOP = "https://shop.example"
 OTHER_VALID_CARD = "5555555555554444"
-RETURN_PARAMS = ("payment_id", "status", "reference", "t", "sig")
+RETURN_PARAMS = ("payment_id", "status", "reference", "amount", "currency", "t", "sig")
 
 
 def _config(**overrides: Any) -> GatewayConfig:
@@ -337,13 +337,16 @@ def test_webhook_signature() -> None:
 def test_return_signature() -> None:
     now = 1_700_000_000
     query = {"payment_id": "pay_1", "status": "authorized", "reference": "order-1",
-             "t": str(now), "sig": sign_return("key", "pay_1", "authorized", "order-1", now)}
+             "amount": "12.50", "currency": "EUR", "t": str(now),
+             "sig": sign_return("key", "pay_1", "authorized", "order-1", now, "12.50", "EUR")}
     assert verify_return("key", query, now=now)
     assert verify_return("key", query, now=now + 3600)
     assert not verify_return("key", query, now=now + 3601)
     assert not verify_return("other", query, now=now)
     assert not verify_return("key", {**query, "status": "captured"}, now=now)
     assert not verify_return("key", {**query, "reference": "order-2"}, now=now)
+    assert not verify_return("key", {**query, "amount": "1250"}, now=now)
+    assert not verify_return("key", {**query, "currency": "JPY"}, now=now)
     assert not verify_return("key", {**query, "t": str(now + 1)}, now=now)
     assert not verify_return("key", {**query, "t": "soon"}, now=now)
     assert not verify_return("key", {k: v for k, v in query.items() if k != "sig"}, now=now)

@@ -126,8 +126,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     app.include_router(content.router)
     app.include_router(hosted_checkout.callbacks)
     app.include_router(payment_management.router)  # a kasse extension, not in the schema
-    registry = payment_providers(settings)
     gateway = MountedGateway.create() if settings.test_gateway else None
+    registry = payment_providers(settings, gateway)
     if gateway is not None:
         app.mount(MOUNT_PATH, gateway.app)
 

@@ -145,9 +145,21 @@ def validate_for_payment(order: Order, calculation: OrderCalculation, config: St
 
 
 def check_amount(paid: Decimal | None, expected: Decimal, decimal_places: int,
-                 currency_code: str) -> None:
-    """The amount paid must be the transaction amount to the currency's precision."""
+                 currency_code: str, *, paid_currency: str | None = None,
+                 amount_reported: bool = False) -> None:
+    """The amount paid must be the transaction amount to the currency's precision, in the
+    order's currency.
+
+    ``paid`` is ``None`` only for a provider that reports no amount (``amount_reported``
+    false: invoicing, nothing to pay); from any other provider a payment without an
+    amount is refused rather than taken on trust.
+    """
+    if paid_currency is not None and paid_currency.strip().upper() != currency_code.upper():
+        raise AmountMismatch(
+            f"the payment is in {paid_currency.strip()[:10]!r}, the order in {currency_code}")
     if paid is None:
+        if amount_reported:
+            raise AmountMismatch("the payment gateway did not report the amount paid")
         return
     if paid != round_to(expected, decimal_places):
         raise AmountMismatch(

@@ -16,10 +16,12 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 from kasse.domain.errors import InvalidInput
+from kasse.domain.text import has_control_characters
 
 ALL_EVENTS = "*"
 EVENT_TYPES = ("order.finalized", "order.payment_failed", "order.payment_status_changed",
-               "order.stock_shortfall", "payment.not_applied")
+               "order.stock_shortfall", "payment.not_applied",
+               "payment.not_applied_given_back", "payment.not_applied_give_back_failed")
 """The outbox topics a merchant endpoint can subscribe to."""
 
 RESPONSE_BODY_BYTES = 2048
@@ -231,6 +233,6 @@ def check_url(url: str) -> str:
         raise InvalidInput(f"{url!r} is not a URL: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput(f"{url!r} is not an http:// or https:// URL with a host")
-    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+    if any(ch.isspace() for ch in url) or has_control_characters(url):
         raise InvalidInput(f"{url!r} contains spaces or control characters")
     return url

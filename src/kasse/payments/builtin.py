@@ -41,6 +41,9 @@ class _Direct:
     metadata: tuple[MetaDataDefinition, ...] = ()
     capabilities: frozenset[str] = field(default_factory=frozenset)
     finalizes_at_continue: bool = True
+    # No gateway reports on the money: the checkout's amount is taken on trust and the
+    # token alone proves the payment (so its expiry applies).
+    reports_amount: bool = False
 
     def hosted_form(self, request: PaymentRequest) -> HostedForm:
         return HostedForm(action=request.urls.continue_url, method="POST")

@@ -97,6 +97,8 @@ class PaymentResult:
     event_id: str | None = None
     """The gateway's id of the event (for webhooks); duplicates are recognised by it."""
     metadata: Mapping[str, str] = field(default_factory=dict)
+    currency_code: str | None = None
+    """The currency the gateway says the amount is in (checked against the order's)."""
 
 
 @runtime_checkable
@@ -189,6 +191,29 @@ class ManagesPayments(Protocol):
     async def cancel(self, operation: PaymentOperation) -> PaymentResult: ...
 
     async def refund(self, operation: PaymentOperation) -> PaymentResult: ...
+
+
+@runtime_checkable
+class FetchesPayments(Protocol):
+    """Optional (capability ``fetch_status``): what the gateway knows of a payment, so that
+    an inline ``confirm`` is checked with the gateway before it finalizes an order."""
+
+    async def fetch_payment(self, settings: Mapping[str, str], transaction_id: str
+                            ) -> PaymentResult | None:
+        """The payment as the gateway knows it (its kasse reference, status, amount and
+        currency), ``None`` when the gateway has no such payment. Raises
+        ``ProviderError``; kasse calls it with no transaction open."""
+
+
+def reports_amount(provider: PaymentProvider) -> bool:
+    """Whether the provider's gateway reports the amount and currency of every payment.
+
+    A provider declares ``reports_amount = False`` when no gateway reports on the money
+    (invoicing, nothing to pay): kasse then takes the checkout's amount on trust and the
+    checkout token alone proves the payment, so its expiry applies. Otherwise (the
+    default, also for plugins that do not say) a result without an amount is refused.
+    """
+    return bool(getattr(provider, "reports_amount", True))
 
 
 def missing_settings(provider: PaymentProvider, values: Mapping[str, str]) -> list[str]:

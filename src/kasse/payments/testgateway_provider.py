@@ -10,6 +10,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import quote
+
+import httpx
 
 from kasse.domain.money import round_to
 from kasse.domain.payment import PaymentStatus
@@ -22,8 +26,11 @@ from kasse.payments.provider import (
     CallbackRejected,
     HostedForm,
     MetaDataDefinition,
+    PaymentOperation,
+    PaymentRefused,
     PaymentRequest,
     PaymentResult,
+    ProviderError,
     SettingDefinition,
 )
 from kasse.payments.testgateway.signing import (
@@ -71,6 +78,9 @@ class TestGatewayProvider:
     capabilities: frozenset[str] = field(
         default_factory=lambda: frozenset({CAPTURE, CANCEL, REFUND, FETCH_STATUS}))
     finalizes_at_continue: bool = True
+    local_app: Any = field(default=None, compare=False, repr=False)
+    """The gateway kasse serves itself (``KASSE_TEST_GATEWAY``), reached in process when a
+    method's ``GatewayUrl`` is empty."""
 
     def hosted_form(self, request: PaymentRequest) -> HostedForm:
         settings = request.settings
@@ -104,7 +114,12 @@ class TestGatewayProvider:
         if status is None:
             return None
         payment_id = query.get("payment_id")
+        try:
+            amount = Decimal(query.get("amount", ""))
+        except InvalidOperation:
+            return None
         return PaymentResult(reference=reference, status=status, transaction_id=payment_id,
+                             amount=amount, currency_code=query.get("currency"),
                              metadata={"testGatewayPaymentId": payment_id or ""})
 
     def parse_callback(self, settings: Mapping[str, str], body: bytes,
@@ -122,10 +137,90 @@ class TestGatewayProvider:
                 reference=str(data["reference"]), status=status or PaymentStatus.ERROR,
                 transaction_id=payment_id, amount=Decimal(str(data["amount"])),
                 fee=Decimal(str(data.get("fee") or "0")), event_id=str(event["id"]),
+                currency_code=str(data["currency"]),
                 metadata={"testGatewayPaymentId": payment_id})
         except (ValueError, KeyError, TypeError, InvalidOperation):
             raise CallbackRejected("the webhook body is not a test gateway event") from None
         return result if status is not None else None
+
+
+    # --- the gateway's merchant API ----------------------------------------------------
+
+    def _client(self, settings: Mapping[str, str]) -> httpx.AsyncClient:
+        base = (settings.get("GatewayUrl") or "").rstrip("/")
+        auth = {"Authorization": f"Bearer {settings.get('MerchantId', '')}:"
+                                 f"{settings.get('SigningSecret', '')}"}
+        if base.startswith(("http://", "https://")):
+            return httpx.AsyncClient(base_url=base, headers=auth, timeout=15)
+        if self.local_app is None:
+            raise ProviderError("the test gateway is served by kasse's web process only; "
+                                "set GatewayUrl to reach it from here")
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.local_app),
+                                 base_url="http://testgateway.internal", headers=auth,
+                                 timeout=15)
+
+    async def _call(self, settings: Mapping[str, str], method: str, path: str,
+                    body: dict[str, str] | None = None) -> dict[str, Any] | None:
+        """One API call; the payment's JSON, ``None`` for a payment the gateway does not
+        know. Raises ``PaymentRefused`` (4xx) or ``ProviderError`` (anything else)."""
+        try:
+            async with self._client(settings) as client:
+                response = await client.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"the test gateway did not answer: {exc}") from None
+        if response.status_code == 404:
+            return None
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        if 400 <= response.status_code < 500:
+            error = answer.get("error") if isinstance(answer, dict) else None
+            raise PaymentRefused(str(error or f"the test gateway answered "
+                                              f"{response.status_code}"))
+        if response.status_code != 200 or not isinstance(answer, dict):
+            raise ProviderError(f"the test gateway answered {response.status_code}")
+        return answer
+
+    @staticmethod
+    def _payment_result(payment: dict[str, Any], reference: str | None = None
+                        ) -> PaymentResult:
+        status = STATUSES.get(str(payment.get("status")), PaymentStatus.INITIALIZED)
+        try:
+            amount = Decimal(str(payment.get("amount")))
+        except InvalidOperation:
+            raise ProviderError("the test gateway answered without an amount") from None
+        payment_id = str(payment.get("payment_id", ""))
+        return PaymentResult(reference=reference or str(payment.get("reference", "")),
+                             status=status, transaction_id=payment_id, amount=amount,
+                             currency_code=str(payment.get("currency", "")) or None,
+                             metadata={"testGatewayPaymentId": payment_id})
+
+    async def fetch_payment(self, settings: Mapping[str, str], transaction_id: str
+                            ) -> PaymentResult | None:
+        path = f"/api/payments/{quote(transaction_id, safe='')}"
+        payment = await self._call(settings, "GET", path)
+        return None if payment is None else self._payment_result(payment)
+
+    async def _operate(self, operation: PaymentOperation, action: str,
+                       body: dict[str, str] | None) -> PaymentResult:
+        path = f"/api/payments/{quote(operation.transaction_id, safe='')}/{action}"
+        payment = await self._call(operation.settings, "POST", path, body)
+        if payment is None:
+            raise PaymentRefused(f"the test gateway knows no payment "
+                                 f"{operation.transaction_id!r}")
+        return self._payment_result(payment, operation.reference)
+
+    async def capture(self, operation: PaymentOperation) -> PaymentResult:
+        body = None if operation.amount is None else {"amount": f"{operation.amount:f}"}
+        return await self._operate(operation, "capture", body)
+
+    async def cancel(self, operation: PaymentOperation) -> PaymentResult:
+        return await self._operate(operation, "cancel", None)
+
+    async def refund(self, operation: PaymentOperation) -> PaymentResult:
+        body = None if operation.amount is None else {"amount": f"{operation.amount:f}"}
+        return await self._operate(operation, "refund", body)
 
 
 TEST_GATEWAY = TestGatewayProvider()

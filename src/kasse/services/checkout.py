@@ -7,10 +7,12 @@ rendering the hand-over and recording results are separate units of work.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from uuid import UUID, uuid4
 
 from kasse.domain.checkout import (
@@ -31,7 +33,11 @@ from kasse.domain.order_calculation import calculate
 from kasse.domain.payment import PaymentStatus, moves_forward
 from kasse.domain.store import PaymentMethod, StoreConfig
 from kasse.payments.provider import (
+    CANCEL,
+    REFUND,
     HostedForm,
+    ManagesPayments,
+    PaymentOperation,
     PaymentProvider,
     PaymentRefused,
     PaymentRequest,
@@ -39,6 +45,7 @@ from kasse.payments.provider import (
     PaymentUrls,
     ProviderError,
     missing_settings,
+    reports_amount,
 )
 from kasse.payments.registry import ProviderRegistry, UnknownProvider
 from kasse.services import telemetry
@@ -50,11 +57,15 @@ from kasse.services.ports import OrderUnit, Storage
 from kasse.services.retry import retrying
 
 PAYMENT_NOT_APPLIED = "payment.not_applied"
+PAYMENT_GIVEN_BACK = "payment.not_applied_given_back"
+PAYMENT_GIVE_BACK_FAILED = "payment.not_applied_give_back_failed"
+ALREADY_PAID = "the order was already paid by another transaction"
 PAYMENT_FAILED = "order.payment_failed"
 HOSTED = "hosted"
 INLINE = "inline"
 CALLBACK_PATH = "/umbraco/commerce/payment/callback"
 PAY_PATH = "/umbraco/commerce/storefront/api/v1/checkout/{order_id}/pay/{token}"
+log = logging.getLogger("kasse.checkout")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +91,24 @@ class Outcome:
     order: Order
     attempt: CheckoutAttempt
     settings: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Unapplied:
+    """A payment taken that could not be applied, to give back once committed."""
+
+    config: StoreConfig
+    method: PaymentMethod
+    order: Order
+    result: PaymentResult
+    amount: Decimal
+    reason: str
+
+
+def pays_for(order: Order, attempt: CheckoutAttempt, result: PaymentResult) -> bool:
+    """Whether ``result`` is news of the very payment that finalized ``order``."""
+    return order.is_finalized and order.transaction_id == (
+        result.transaction_id or attempt.reference)
 
 
 def method_settings(method: PaymentMethod) -> dict[str, str]:
@@ -173,14 +202,18 @@ class Checkout:
 
     async def _by_token(self, unit: OrderUnit, order_id: UUID, token: str
                         ) -> tuple[CheckoutAttempt, StoreConfig, Order]:
-        attempt = await unit.checkout.attempt_by_token(token_hash(token))
-        if attempt is None or attempt.order_id != order_id:
+        """The token's attempt, its store and its order (locked for update), with the
+        attempt read again once the order is locked: whatever finished the checkout
+        meanwhile (a webhook in another process) is what decisions are made on."""
+        found = await unit.checkout.attempt_by_token(token_hash(token))
+        if found is None or found.order_id != order_id:
             raise TokenInvalid("the checkout token is not valid for this order; get a new "
                                "token")
-        config = await self.stores.get(str(attempt.store_id))
-        order = await unit.orders.get(attempt.store_id, order_id, for_update=True)
+        config = await self.stores.get(str(found.store_id))
+        order = await unit.orders.get(found.store_id, order_id, for_update=True)
         if order is None:
             raise NotFound(f"no order with id {order_id}")
+        attempt = await unit.checkout.attempt(found.id) or found
         return attempt, config, order
 
     async def pay_page(self, order_id: UUID, token: str, base_url: str) -> PayPage:
@@ -228,43 +261,88 @@ class Checkout:
         """The shopper is back from the gateway on ``completed``, ``canceled`` or ``errored``.
 
         On ``completed`` a provider that can prove the payment finalizes here, whichever of
-        this return and the webhook comes first.
+        this return and the webhook comes first. A proven payment that cannot be applied
+        (the cart changed while the shopper was at the gateway, or another payment placed
+        the order first) is reported once and given back where the provider can, and the
+        shopper lands on the error route.
         """
-        async def work() -> Outcome:
+        async def work() -> tuple[Outcome, list[Unapplied]]:
+            unapplied: list[Unapplied] = []
             async with self.storage.ordering(write=True) as unit:
                 attempt, config, order = await self._by_token(unit, order_id, token)
                 method = config.payment_method_by_id(attempt.payment_method_id)
                 settings = method_settings(method) if method else {}
                 outcome = status
-                if status == "completed" and method is not None and order.is_finalized \
-                        and attempt.status is not AttemptStatus.COMPLETED:
-                    # Paid again with another token although the order was already paid.
-                    provider = self.provider_for(method)
-                    result = provider.verify_return(settings, query, attempt.reference)
-                    if result is not None and result.status.finalizes:
-                        await self._not_applied(unit, order, result)
-                elif status == "completed" and method is not None and not order.is_finalized:
-                    provider = self.provider_for(method)
-                    result = provider.verify_return(settings, query, attempt.reference) \
-                        if provider.finalizes_at_continue else None
-                    if result is None and provider.finalizes_at_continue:
-                        raise ReturnUnverified("the payment return could not be verified; "
-                                               "if you paid, the order completes when the "
-                                               "gateway confirms it")
-                    if result is not None and result.status.finalizes:
-                        await finalize(unit, config, order, attempt, result, self.clock())
-                    elif result is not None and result.status.fails:
-                        outcome = "errored"
-                        await self._failed(unit, order, attempt, result.status)
+                if status == "completed" and method is not None:
+                    outcome = await self._completed(unit, config, order, attempt, method,
+                                                    query, unapplied)
                 elif status in ("canceled", "errored") and not order.is_finalized:
                     failure = PaymentStatus.CANCELLED if status == "canceled" \
                         else PaymentStatus.ERROR
                     await self._failed(unit, order, attempt, failure)
                 if order.is_finalized and attempt.status is AttemptStatus.COMPLETED:
                     outcome = "completed"
-            return Outcome(outcome, order, attempt, settings)
+            return Outcome(outcome, order, attempt, settings), unapplied
 
-        return await retrying(work, f"order {order_id}")
+        outcome, unapplied = await retrying(work, f"order {order_id}")
+        await self._give_back_all(unapplied)
+        return outcome
+
+    async def _completed(self, unit: OrderUnit, config: StoreConfig, order: Order,
+                         attempt: CheckoutAttempt, method: PaymentMethod,
+                         query: Mapping[str, str], unapplied: list[Unapplied]) -> str:
+        """A return on the continue URL; the order and the attempt were read under lock."""
+        provider = self.provider_for(method)
+        settings = method_settings(method)
+        if order.is_finalized:
+            if attempt.status is AttemptStatus.COMPLETED:
+                return "completed"
+            # Paid with this token although the order is finalized: unless this is news of
+            # the very payment that finalized it, the money was taken twice.
+            result = provider.verify_return(settings, query, attempt.reference)
+            if result is not None and result.status.finalizes \
+                    and not pays_for(order, attempt, result):
+                await self._not_applied(unit, config, method, order, attempt, result,
+                                        ALREADY_PAID, unapplied)
+            return "completed"
+        if not reports_amount(provider) and attempt.expired(self.clock()):
+            # The token alone proves this kind of payment: an expired one proves nothing.
+            raise TokenInvalid("the checkout token has expired; get a new token")
+        result = provider.verify_return(settings, query, attempt.reference) \
+            if provider.finalizes_at_continue else None
+        if result is None and provider.finalizes_at_continue:
+            raise ReturnUnverified("the payment return could not be verified; if you paid, "
+                                   "the order completes when the gateway confirms it")
+        if result is not None and result.status.finalizes:
+            refused = await self._finalize(unit, config, method, order, attempt, result,
+                                           unapplied)
+            return "completed" if refused is None else "errored"
+        if result is not None and result.status.fails:
+            await self._failed(unit, order, attempt, result.status)
+            return "errored"
+        return "completed"
+
+    async def _finalize(self, unit: OrderUnit, config: StoreConfig, method: PaymentMethod,
+                        order: Order, attempt: CheckoutAttempt, result: PaymentResult,
+                        unapplied: list[Unapplied]) -> str | None:
+        """Finalize for a proven payment. When the order changed since the payment was
+        started, or the payment is of another amount or currency, nothing of it is kept,
+        the payment is reported as not applied, and what was wrong is returned."""
+        try:
+            async with unit.savepoint():
+                await finalize(unit, config, order, attempt, result, self.clock(),
+                               amount_reported=reports_amount(self.provider_for(method)))
+        except (CartChanged, AmountMismatch) as exc:
+            reason = str(exc)
+            refused = "amount_mismatch" if isinstance(exc, AmountMismatch) \
+                else "order_changed"
+            if attempt.status is AttemptStatus.OPEN:
+                attempt.status = AttemptStatus.ERRORED
+                await unit.checkout.save_attempt(attempt)
+            await self._not_applied(unit, config, method, order, attempt, result, reason,
+                                    unapplied)
+            return refused
+        return None
 
     async def _failed(self, unit: OrderUnit, order: Order, attempt: CheckoutAttempt,
                       status: PaymentStatus) -> None:
@@ -290,18 +368,72 @@ class Checkout:
                 at=order.updated_at,
                 dedupe_key=f"{PAYMENT_FAILED}:{attempt.reference}:{status.value}")
 
-    async def _not_applied(self, unit: OrderUnit, order: Order, result: PaymentResult
-                           ) -> None:
-        """A successful payment for an order already paid by another: the shop must refund
-        it, so it is reported (once per transaction) through the outbox."""
+    async def _not_applied(self, unit: OrderUnit, config: StoreConfig, method: PaymentMethod,
+                           order: Order, attempt: CheckoutAttempt, result: PaymentResult,
+                           reason: str, unapplied: list[Unapplied]) -> None:
+        """A payment taken that cannot be applied to its order: reported to the merchant
+        once per transaction (through the outbox), and given back after the commit where
+        the provider can. Never called for the payment that finalized the order."""
+        if not reports_amount(self.provider_for(method)):
+            return  # no gateway took money (invoicing): there is nothing to give back
         transaction = result.transaction_id or result.reference
-        await unit.checkout.add_outbox_event(
+        currency = config.currency_by_id(order.currency_id)
+        amount = result.amount if result.amount is not None else attempt.amount
+        fresh = await unit.checkout.add_outbox_event(
             store_id=order.store_id, topic=PAYMENT_NOT_APPLIED, aggregate_id=order.id,
             payload={"orderId": str(order.id), "orderNumber": order.order_number,
                      "transactionId": transaction, "reference": result.reference,
-                     "amount": None if result.amount is None else f"{result.amount:f}",
-                     "reason": "the order was already paid by another transaction"},
+                     "paymentStatus": result.status.value, "amount": f"{amount:f}",
+                     "currency": result.currency_code
+                     or (currency.code if currency else None), "reason": reason},
             at=self.clock(), dedupe_key=f"{PAYMENT_NOT_APPLIED}:{transaction}")
+        if fresh:
+            unapplied.append(Unapplied(config, method, order, result, amount, reason))
+
+    async def _give_back_all(self, unapplied: list[Unapplied]) -> None:
+        for item in unapplied:
+            await self._give_back(item)
+
+    async def _give_back(self, item: Unapplied) -> None:
+        """Void (authorized) or refund (captured) a payment that was not applied, with no
+        transaction open, and record what the gateway answered."""
+        provider = self.provider_for(item.method)
+        status = item.result.status
+        kind = CANCEL if status is PaymentStatus.AUTHORIZED else \
+            REFUND if status is PaymentStatus.CAPTURED else None
+        if kind is None or kind not in provider.capabilities \
+                or not isinstance(provider, ManagesPayments):
+            return  # the merchant has the payment.not_applied event to act on
+        currency = item.config.currency_by_id(item.order.currency_id)
+        transaction = item.result.transaction_id or item.result.reference
+        operation = PaymentOperation(
+            transaction_id=transaction, reference=item.result.reference,
+            operation_id=f"{item.result.reference}-not-applied-{kind}",
+            currency_code=currency.code if currency else "", amount=None,
+            settings=method_settings(item.method), metadata=item.result.metadata)
+        try:
+            given = await (provider.cancel(operation) if kind == CANCEL
+                           else provider.refund(operation))
+            topic, detail = PAYMENT_GIVEN_BACK, given.status.value
+        except (ProviderError, PaymentRefused) as exc:
+            log.warning("payment %s of order %s was not applied and could not be given "
+                        "back: %s", transaction, item.order.order_number, exc)
+            topic, detail = PAYMENT_GIVE_BACK_FAILED, str(exc)[:300]
+
+        async def record() -> None:
+            async with self.storage.ordering(write=True) as unit:
+                await unit.checkout.add_outbox_event(
+                    store_id=item.order.store_id, topic=topic, aggregate_id=item.order.id,
+                    payload={"orderId": str(item.order.id),
+                             "orderNumber": item.order.order_number,
+                             "transactionId": transaction, "operation": kind,
+                             "amount": f"{item.amount:f}",
+                             "currency": currency.code if currency else None,
+                             "paymentStatus" if topic == PAYMENT_GIVEN_BACK else "error":
+                             detail, "reason": item.reason},
+                    at=self.clock(), dedupe_key=f"{topic}:{transaction}")
+
+        await retrying(record, f"payment {transaction}")
 
     # --- gateway webhooks --------------------------------------------------------------
 
@@ -320,43 +452,48 @@ class Checkout:
         if result is None:
             return "ignored"
 
-        async def work() -> str:
+        async def work() -> tuple[str, list[Unapplied]]:
+            unapplied: list[Unapplied] = []
             async with self.storage.ordering(write=True) as unit:
                 event_id = result.event_id or f"{result.reference}:{result.status.value}"
                 fresh = await unit.checkout.record_event(
                     provider.alias, event_id, reference=result.reference,
                     status=result.status.value, outcome="received",
                     payload={"transactionId": result.transaction_id,
-                             "amount": None if result.amount is None else f"{result.amount:f}"},
+                             "amount": None if result.amount is None else f"{result.amount:f}",
+                             "currency": result.currency_code},
                     at=self.clock())
                 if not fresh:
-                    return "duplicate"
-                outcome = await self._apply(unit, config, result)
+                    return "duplicate", unapplied
+                outcome = await self._apply(unit, config, method, result, unapplied)
                 await unit.checkout.set_event_outcome(provider.alias, event_id, outcome)
-                return outcome
+                return outcome, unapplied
 
-        return await retrying(work, f"payment {result.reference}")
+        outcome, unapplied = await retrying(work, f"payment {result.reference}")
+        await self._give_back_all(unapplied)
+        return outcome
 
-    async def _apply(self, unit: OrderUnit, config: StoreConfig, result: PaymentResult
-                     ) -> str:
+    async def _apply(self, unit: OrderUnit, config: StoreConfig, method: PaymentMethod,
+                     result: PaymentResult, unapplied: list[Unapplied]) -> str:
         try:
-            attempt = await unit.checkout.attempt(UUID(hex=result.reference))
+            reference = UUID(hex=result.reference)
         except ValueError:
-            attempt = None
-        if attempt is None or attempt.store_id != config.store.id:
             return "unknown_reference"
-        order = await unit.orders.get(attempt.store_id, attempt.order_id, for_update=True)
+        found = await unit.checkout.attempt(reference)
+        if found is None or found.store_id != config.store.id:
+            return "unknown_reference"
+        order = await unit.orders.get(found.store_id, found.order_id, for_update=True)
         if order is None:
             return "unknown_order"
+        # Read again under the order's lock: decisions are made on what is true now.
+        attempt = await unit.checkout.attempt(reference) or found
         if result.status.finalizes and not order.is_finalized:
-            try:
-                await finalize(unit, config, order, attempt, result, self.clock())
-            except (CartChanged, AmountMismatch):
-                return "not_applied_order_changed"
-            return "finalized"
+            refused = await self._finalize(unit, config, method, order, attempt, result,
+                                           unapplied)
+            return "finalized" if refused is None else f"not_applied_{refused}"
         if order.is_finalized:
             current = PaymentStatus(order.payment_status or PaymentStatus.AUTHORIZED.value)
-            same = order.transaction_id == (result.transaction_id or attempt.reference)
+            same = pays_for(order, attempt, result)
             if same and result.status is current:
                 return "already_finalized"
             if same and moves_forward(current, result.status):
@@ -367,7 +504,8 @@ class Checkout:
                     amount=result.amount, currency_code=currency.code if currency else None)
                 return "status_updated"
             if not same and result.status.finalizes:
-                await self._not_applied(unit, order, result)
+                await self._not_applied(unit, config, method, order, attempt, result,
+                                        ALREADY_PAID, unapplied)
                 return "not_applied_other_transaction_finalized"
             return "late_news_recorded"
         if result.status.fails:

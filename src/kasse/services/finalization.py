@@ -39,13 +39,15 @@ class Finalized:
 
 
 async def finalize(unit: OrderUnit, config: StoreConfig, order: Order,
-                   attempt: CheckoutAttempt, result: PaymentResult, now: datetime
-                   ) -> Finalized:
+                   attempt: CheckoutAttempt, result: PaymentResult, now: datetime, *,
+                   amount_reported: bool = True) -> Finalized:
     """Finalize ``order`` for a successful payment, exactly once.
 
     A repeat of the same payment is answered like the first; a different payment for an
     order already finalized raises ``TransactionConflict``; a payment for a cart that
-    changed since it was priced, or of another amount, raises and changes nothing.
+    changed since it was priced, of another amount or currency, or without an amount from
+    a provider whose gateway reports one (``amount_reported``), raises and changes nothing
+    (callers that go on with the unit of work run this inside a savepoint).
     """
     transaction_id = result.transaction_id or attempt.reference
     if order.is_finalized:
@@ -62,8 +64,9 @@ async def finalize(unit: OrderUnit, config: StoreConfig, order: Order,
     currency = config.currency_by_id(order.currency_id)
     places = currency.decimal_places if currency else 2
     code = currency.code if currency else "?"
+    check_amount(result.amount, calculation.transaction_amount, places, code,
+                 paid_currency=result.currency_code, amount_reported=amount_reported)
     amount = result.amount if result.amount is not None else attempt.amount
-    check_amount(amount, calculation.transaction_amount, places, code)
 
     await _redeem(unit, order, calculation, now)
 

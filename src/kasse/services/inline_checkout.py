@@ -23,14 +23,32 @@ from kasse.domain.order_properties import clean_properties
 from kasse.domain.payment import PaymentStatus
 from kasse.domain.pricing import Price
 from kasse.domain.store import PaymentMethod, ShippingMethod, ShippingOption, StoreConfig
-from kasse.payments.provider import PaymentResult, PaymentUrls
-from kasse.services.checkout import INLINE, Checkout, callback_url
+from kasse.payments.provider import (
+    FETCH_STATUS,
+    FetchesPayments,
+    PaymentResult,
+    PaymentUrls,
+    ProviderError,
+)
+from kasse.services.checkout import (
+    INLINE,
+    Checkout,
+    GatewayUnavailable,
+    callback_url,
+    method_settings,
+)
 from kasse.services.finalization import finalize
 from kasse.services.retry import retrying
 
 
 class PaymentNotAccepted(InvalidInput):
     code = "payment_not_accepted"
+
+
+class PaymentUnverified(InvalidInput):
+    """The payment's gateway does not confirm what the storefront says about it."""
+
+    code = "payment_unverified"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +137,16 @@ async def confirm(checkout: Checkout, config: StoreConfig, order_id: UUID,
                                   or decimal_places_of(value) > 6):
             raise InvalidInput(f"{name} must be a non-negative number with at most 6 decimals")
 
+    transaction_id = confirmation.transaction_id.strip()
+    if status.finalizes:
+        await _verify_with_gateway(checkout, config, order_id, transaction_id, status,
+                                   confirmation.amount)
+
     async def work() -> tuple[Order, bool]:
         async with checkout.storage.ordering(write=True) as unit:
             order = await unit.orders.get(config.store.id, order_id, for_update=True)
             if order is None:
                 raise NotFound(f"no order with id {order_id}")
-            transaction_id = confirmation.transaction_id.strip()
             if order.is_finalized:
                 if order.transaction_id != transaction_id:
                     raise TransactionConflict(
@@ -159,6 +181,50 @@ async def confirm(checkout: Checkout, config: StoreConfig, order_id: UUID,
         return result.order, result.newly
 
     return await retrying(work, f"order {order_id}")
+
+
+async def _verify_with_gateway(checkout: Checkout, config: StoreConfig, order_id: UUID,
+                               transaction_id: str, status: PaymentStatus, amount: Decimal
+                               ) -> None:
+    """Where the order's payment method can ask its gateway (Stripe, the test gateway), the
+    confirmed transaction must be a payment the gateway holds for this checkout, in this
+    status, amount and currency. Asked with no transaction open; invoicing stays trusted."""
+    async with checkout.storage.ordering(write=False) as unit:
+        order = await unit.orders.get(config.store.id, order_id)
+        attempt = await unit.checkout.latest_attempt(order_id, INLINE) if order else None
+    if order is None or attempt is None or order.is_finalized:
+        return  # the unit of work below answers these (404, 400, a repeat, 409)
+    method = config.payment_method_by_id(attempt.payment_method_id)
+    if method is None:
+        return
+    provider = checkout.provider_for(method)
+    if FETCH_STATUS not in provider.capabilities or not isinstance(provider, FetchesPayments):
+        return
+    try:
+        known = await provider.fetch_payment(method_settings(method), transaction_id)
+    except ProviderError as exc:
+        raise GatewayUnavailable(f"the payment gateway could not confirm transaction "
+                                 f"{transaction_id[:80]!r}: {exc}") from None
+    if known is None:
+        raise PaymentUnverified(f"the payment gateway knows no transaction "
+                                f"{transaction_id[:80]!r}")
+    if known.reference != attempt.reference:
+        raise PaymentUnverified(f"transaction {transaction_id[:80]!r} does not belong to "
+                                "this order's checkout")
+    currency = config.currency_by_id(order.currency_id)
+    code = currency.code if currency else "?"
+    if known.currency_code is not None and known.currency_code.upper() != code.upper():
+        raise PaymentUnverified(f"transaction {transaction_id[:80]!r} is in "
+                                f"{known.currency_code[:10]}, the order in {code}")
+    if known.amount is None or known.amount != amount:
+        raise PaymentUnverified(
+            f"amount {amount:f} {code} does not match transaction {transaction_id[:80]!r} "
+            f"at the gateway ({'no amount' if known.amount is None else f'{known.amount:f}'}"
+            f" {code})")
+    if known.status is not status:
+        raise PaymentUnverified(f"paymentStatus {status.value} does not match transaction "
+                                f"{transaction_id[:80]!r} at the gateway, which is "
+                                f"{known.status.value}")
 
 
 async def payment_methods(checkout: Checkout, config: StoreConfig, order_id: UUID

@@ -134,6 +134,10 @@ class OrderUnit(Protocol):
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once this unit of work has committed (never if it rolls back)."""
 
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        """A block whose writes are undone if it raises, while the unit of work goes on
+        (e.g. to record why a payment could not be applied)."""
+
 
 class Storage(Protocol):
     def reading(self) -> AbstractAsyncContextManager[CatalogReader]: ...

@@ -114,6 +114,7 @@ class SqlStorage:
 
 class SqlOrderUnit:
     def __init__(self, conn: AsyncConnection, products: ProductCache | None = None) -> None:
+        self.conn = conn
         self.committed: list[Callable[[], None]] = []
         self.orders = SqlOrderRepository(conn)
         self.catalog = SqlCatalogReader(conn, products)
@@ -122,3 +123,8 @@ class SqlOrderUnit:
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         self.committed.append(callback)
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        async with self.conn.begin_nested():
+            yield

@@ -18,6 +18,7 @@ from kasse.payments.builtin import RETURN_SETTINGS
 from kasse.payments.provider import (
     CANCEL,
     CAPTURE,
+    FETCH_STATUS,
     REFUND,
     ClientPayment,
     HostedForm,
@@ -104,6 +105,11 @@ def _minor(amount: Decimal, currency_code: str) -> int:
         raise PaymentRefused(str(exc)) from None
 
 
+def _metadata_of(item: Params) -> Params:
+    metadata = item.get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
+
+
 def _intent_status(intent: Params) -> PaymentStatus:
     return {
         "requires_capture": PaymentStatus.AUTHORIZED,
@@ -128,7 +134,7 @@ class StripeCheckoutProvider:
         MetaDataDefinition("stripeCustomerId", "Stripe customer id"),
     )
     capabilities: frozenset[str] = field(
-        default_factory=lambda: frozenset({CAPTURE, CANCEL, REFUND}))
+        default_factory=lambda: frozenset({CAPTURE, CANCEL, REFUND, FETCH_STATUS}))
     # Stripe's return to the success URL proves nothing; the signed webhook finalizes.
     finalizes_at_continue: bool = False
     client_payment_kinds: frozenset[str] = frozenset({PAYMENT_INTENT})
@@ -208,6 +214,27 @@ class StripeCheckoutProvider:
         if not isinstance(secret, str) or not intent.get("id"):
             raise ProviderError("Stripe answered without a payment intent client secret")
         return ClientPayment(str(intent["id"]), {CLIENT_SECRET: secret})
+
+    async def fetch_payment(self, settings: Mapping[str, str], transaction_id: str
+                            ) -> PaymentResult | None:
+        """The PaymentIntent ``transaction_id``: the kasse payment it belongs to, its
+        status, amount and currency."""
+        if not transaction_id.startswith("pi_"):
+            return None
+        async with stripe_api(_account(settings).secret_key, self.api_base) as api:
+            try:
+                intent = await api.retrieve_payment_intent(transaction_id)
+            except PaymentRefused:  # Stripe has no such intent (a 4xx)
+                return None
+        currency = intent.get("currency")
+        units = intent.get("amount")
+        return PaymentResult(
+            reference=str(_metadata_of(intent).get(REFERENCE_KEY, "")),
+            status=_intent_status(intent), transaction_id=transaction_id,
+            amount=from_minor_units(units, currency) if isinstance(units, int)
+            and isinstance(currency, str) else None,
+            currency_code=currency.upper() if isinstance(currency, str) else None,
+            metadata={"stripePaymentIntentId": transaction_id})
 
     # --- managing a payment ------------------------------------------------------------
 

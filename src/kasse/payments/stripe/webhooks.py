@@ -104,6 +104,7 @@ def _session_result(kind: str, session: dict[str, Any], event_id: str | None,
     return PaymentResult(
         reference=str(reference), status=status, transaction_id=intent_id,
         amount=_amount(session.get("amount_total"), session.get("currency")),
+        currency_code=_currency(session.get("currency")),
         event_id=event_id, metadata={k: v for k, v in metadata.items() if v})
 
 
@@ -119,6 +120,7 @@ def _intent_result(status: PaymentStatus, intent: dict[str, Any], event_id: str 
     return PaymentResult(
         reference=str(reference), status=status, transaction_id=intent_id,
         amount=_amount(intent.get("amount"), intent.get("currency")), event_id=event_id,
+        currency_code=_currency(intent.get("currency")),
         metadata={k: v for k, v in metadata.items() if v})
 
 
@@ -132,6 +134,10 @@ def _id_of(value: Any) -> str | None:
     if isinstance(value, dict):
         value = value.get("id")
     return value if isinstance(value, str) and value else None
+
+
+def _currency(value: Any) -> str | None:
+    return value.upper() if isinstance(value, str) and value else None
 
 
 def _amount(units: Any, currency: Any) -> Decimal | None:

@@ -160,9 +160,11 @@ class _Gateway:
             "payment_id": payment.payment_id,
             "status": outcome,
             "reference": payment.reference,
+            "amount": payment.amount,
+            "currency": payment.currency,
             "t": str(timestamp),
             "sig": sign_return(secret, payment.payment_id, outcome, payment.reference,
-                               timestamp),
+                               timestamp, payment.amount, payment.currency),
         })
 
     # -- HTML ---------------------------------------------------------------------------

@@ -30,7 +30,7 @@ __all__ = [
 WEBHOOK_SIGNATURE_HEADER = "TestGateway-Signature"
 """Header carrying ``t=<unix seconds>,v1=<hex signature>`` on every webhook."""
 
-RETURN_QUERY_PARAMS = ("payment_id", "status", "reference", "t", "sig")
+RETURN_QUERY_PARAMS = ("payment_id", "status", "reference", "amount", "currency", "t", "sig")
 """Query parameters the gateway appends to the merchant's return URLs."""
 
 SIGNATURE_FIELD = "signature"
@@ -130,27 +130,27 @@ def verify_webhook(secret: str, body: bytes, header: str | None, *,
 
 
 def sign_return(secret: str, payment_id: str, status: str, reference: str,
-                timestamp: int) -> str:
-    """The ``sig`` query parameter of a return URL: hex HMAC over ``t.payment_id.status.ref``."""
-    message = f"{int(timestamp)}.{payment_id}.{status}.{reference}"
+                timestamp: int, amount: str, currency: str) -> str:
+    """The ``sig`` query parameter of a return URL: hex HMAC over
+    ``t.payment_id.status.reference.amount.currency``."""
+    message = f"{int(timestamp)}.{payment_id}.{status}.{reference}.{amount}.{currency}"
     return _hmac_hex(secret, message.encode("utf-8"))
 
 
 def verify_return(secret: str, query: Mapping[str, str], *, now: float | None = None,
                   tolerance: int = 3600) -> bool:
-    """Whether a return query (``payment_id``, ``status``, ``reference``, ``t``, ``sig``)
-    was signed by the gateway no more than ``tolerance`` seconds away from ``now``."""
+    """Whether a return query (``payment_id``, ``status``, ``reference``, ``amount``,
+    ``currency``, ``t``, ``sig``) was signed by the gateway no more than ``tolerance``
+    seconds away from ``now``."""
     values = [query.get(name) for name in RETURN_QUERY_PARAMS]
-    payment_id, status, reference, stamp, sig = values
-    if (payment_id is None or status is None or reference is None or stamp is None
-            or sig is None):
+    if any(value is None or not isinstance(value, str) for value in values):
         return False
-    if not all(isinstance(value, str) for value in values):
-        return False
+    payment_id, status, reference, amount, currency, stamp, sig = (str(v) for v in values)
     if not _is_timestamp(stamp):
         return False
     timestamp = int(stamp)
     current = time.time() if now is None else now
     if abs(current - timestamp) > tolerance:
         return False
-    return _same(sign_return(secret, payment_id, status, reference, timestamp), sig)
+    return _same(sign_return(secret, payment_id, status, reference, timestamp, amount,
+                             currency), sig)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -9,6 +10,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("var")
+_HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
+                   r"|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
 
 
 class Settings(BaseSettings):
@@ -48,7 +51,13 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(10, description="Connections per worker (PostgreSQL)")
     public_url: str = Field(
         "", description="Base URL shoppers and gateways reach kasse at (https://shop.example); "
-                        "default: taken from each request")
+                        "default: a host of allowed_hosts the request names, else the "
+                        "address the server listens on")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated host[:port] names (shop.example, localhost:8080) whose "
+                    "requests get pay and callback URLs on that host when public_url is "
+                    "unset; any other Host header gets the listening address")
     checkout_token_minutes: int = Field(60, ge=1, le=24 * 60,
                                         description="How long a hosted checkout token is valid")
     test_gateway: bool = Field(
@@ -77,6 +86,20 @@ class Settings(BaseSettings):
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list):
+            hosts = [str(part).strip().lower() for part in value if str(part).strip()]
+            for host in hosts:
+                if not _HOST.fullmatch(host):
+                    raise ValueError(f"{host!r} is not a host name with an optional port "
+                                     "(shop.example, localhost:8080, [::1]:8080)")
+            return hosts
         return value
 
     @property

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.api.test_inline_checkout import checkout_url, jacket_cart
 from tests.conftest import API_KEY
 from tests.integration.conftest import serving
 
@@ -49,3 +50,15 @@ def test_two_workers_log_json_lines_and_add_up_their_metrics(demo_db_url: str,
               and line.get("route") == route]
     assert {line["requestId"] for line in served} == {f"count-{i:04d}" for i in range(20)}
     assert all(API_KEY not in json.dumps(line) for line in lines)
+
+
+def test_a_forged_host_header_gets_pay_urls_on_the_address_kasse_listens_on(
+        demo_db_url: str, tmp_path: Path) -> None:
+    headers = {"Api-Key": API_KEY, "Store": "demo"}
+    with serving(demo_db_url, tmp_path, workers=1) as url, \
+            httpx.Client(base_url=url, headers=headers, timeout=10) as http:
+        order_id = jacket_cart(http, payment="card")  # type: ignore[arg-type]
+        for host in ("evil.example", url.removeprefix("http://")):
+            issued = http.get(checkout_url(order_id, "token"), headers={"Host": host})
+            assert issued.status_code == 200, issued.text
+            assert issued.json()["payUrl"].startswith(f"{url}{BASE}/v1/checkout/{order_id}/")

@@ -21,6 +21,7 @@ from kasse.api.deps import PREFIX
 from kasse.api.formatting import format_amount
 from kasse.api.limits import BodySizeLimit, RejectLoneSurrogates, RejectNulBytes, RequireJson
 from kasse.api.openapi import openapi_document
+from kasse.api.public_url import PublicAddress
 from kasse.api.rendered_orders import RenderedOrders
 from kasse.api.responses import JsonResponse
 from kasse.api.routes import (
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
                   docs_url="/docs", redoc_url=None,
                   telemetry=None if settings.opentelemetry else _NO_TELEMETRY)
     app.state.settings = settings
+    app.state.public_address = PublicAddress.of(settings.public_url, settings.allowed_hosts)
     app.state.api_keys, _ = api_keys(settings)
     app.state.secret_key = secret_key(settings)
     problems.install(app)
@@ -134,7 +136,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     # The demo storefront calls this app's API in process, with a key it keeps server-side.
     app.mount(DEMO_PATH, create_demo_app(
         app, api_key=app.state.api_keys[0].decode(), secret=app.state.secret_key,
-        public_url=settings.public_url, test_gateway=settings.test_gateway))
+        address=app.state.public_address, test_gateway=settings.test_gateway))
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:

@@ -10,6 +10,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
+from kasse.api.public_url import PublicAddress
 from kasse.storefront_demo import checkout, shop
 from kasse.storefront_demo.session import SessionCodec
 from kasse.storefront_demo.visit import DemoConfig, message
@@ -18,12 +19,14 @@ DEMO_PATH = "/demo"
 """Where kasse serves the demo; the demo store's return URLs point below it."""
 
 
-def create_demo_app(kasse: ASGIApp, *, api_key: str, secret: bytes, public_url: str = "",
+def create_demo_app(kasse: ASGIApp, *, api_key: str, secret: bytes,
+                    address: PublicAddress | None = None,
                     test_gateway: bool = False) -> Starlette:
     """The demo storefront, calling the Storefront API of ``kasse`` with ``api_key``.
 
     ``secret`` signs the shopper's session cookie. The key is used on the server side only:
-    no page the demo serves contains it.
+    no page the demo serves contains it. ``address`` says where shoppers reach kasse (its
+    configured public URL, allowed hosts, or else the address it listens on).
     """
     routes = [
         Route("/", shop.catalog, methods=["GET"]),
@@ -46,7 +49,7 @@ def create_demo_app(kasse: ASGIApp, *, api_key: str, secret: bytes, public_url: 
         Mount("/static", StaticFiles(packages=[("kasse.storefront_demo", "static")])),
     ]
     config = DemoConfig(kasse=kasse, api_key=api_key, codec=SessionCodec(secret),
-                        public_url=public_url.rstrip("/"), test_gateway=test_gateway)
+                        address=address or PublicAddress(), test_gateway=test_gateway)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500

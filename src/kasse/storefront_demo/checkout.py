@@ -159,7 +159,8 @@ async def pay(visit: Visit) -> Response:
     if mode == "inline" and view.pays_inline:
         return await _pay_inline(visit, view.id)
     if mode in ("framed", "redirect") and not view.pays_inline:
-        issued = await visit.api.hosted_token(view.id, mode.capitalize(), visit.origin)
+        issued = await visit.api.hosted_token(view.id, mode.capitalize(),
+                                              visit.page_origin)
         if mode == "redirect":
             visit.session.hosted = None
             return RedirectResponse(str(issued["payUrl"]), status_code=303)

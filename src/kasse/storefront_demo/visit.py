@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp
 
+from kasse.api.public_url import PublicAddress
 from kasse.storefront_demo.presenters import CartView, cart_view
 from kasse.storefront_demo.rendering import origin_of, render
 from kasse.storefront_demo.session import CSRF_FIELD, DemoSession, SessionCodec
@@ -32,8 +33,8 @@ class DemoConfig:
     kasse: ASGIApp
     api_key: str = field(repr=False)  # never in a log line or an error page either
     codec: SessionCodec
-    public_url: str
-    """kasse's configured public base URL; empty: the URL the shopper used."""
+    address: PublicAddress
+    """Where shoppers reach kasse, by kasse's own rule (never an unlisted Host header)."""
     test_gateway: bool
 
 
@@ -47,7 +48,9 @@ class Visit:
         self.session = session
         self.api = api
         self.origin = origin
-        """Where shoppers reach kasse: the demo's pages and kasse's pay pages."""
+        """Where shoppers reach kasse's pay pages (the origin their messages come from)."""
+        self.page_origin = page_origin(config, request)
+        """The origin of the demo's pages as the shopper opened them: the Framed Origin."""
         self.form = form
         self.root = str(request.scope.get("root_path", "")).rstrip("/")
         self._store: Json | None = None
@@ -130,7 +133,13 @@ def _code(reference: Json) -> str:
 
 
 def _origin(config: DemoConfig, request: Request) -> str:
-    return origin_of(config.public_url or str(request.base_url))
+    return origin_of(config.address.base_url(request.scope))
+
+
+def page_origin(config: DemoConfig, request: Request) -> str:
+    # The shopper's browser knows which origin it shows; a Framed checkout's messages go
+    # there. Only the pay pages' origin must not come from the Host header.
+    return origin_of(config.address.configured or str(request.base_url))
 
 
 def message(request: Request, config: DemoConfig, status_code: int, heading: str,
@@ -158,8 +167,8 @@ async def _serve(request: Request, handler: Handler, back: str | None) -> Respon
                            "The page was open too long or came from elsewhere. Go back, "
                            "reload the page and try again.")
     origin = _origin(config, request)
-    # Requests go to kasse's app in process, under the origin the shopper sees: without a
-    # configured public URL kasse builds its pay URLs from the host it is asked on.
+    # Requests go to kasse's app in process, addressed to kasse's public origin: kasse
+    # sees that host as the one it is asked on, so its pay URLs land on the same origin.
     shopper = (request.client.host, request.client.port) if request.client else None
     async with StorefrontApi.connect(config.kasse, origin, config.api_key, shopper) as api:
         visit = Visit(request, config, session, api, origin, form)

@@ -17,6 +17,7 @@ from kasse.api import dto
 from kasse.api.deps import PREFIX, parse_id, store_config
 from kasse.api.pages import render
 from kasse.api.problems import ApiProblem
+from kasse.api.public_url import PublicAddress
 from kasse.api.responses import JsonResponse
 from kasse.domain.checkout import Mode
 from kasse.domain.errors import InvalidInput, NotFound
@@ -70,8 +71,9 @@ def parse_origin(value: str | None) -> str | None:
 
 
 def base_url(request: Request) -> str:
-    configured: str = request.app.state.settings.public_url
-    return configured.rstrip("/") if configured else str(request.base_url).rstrip("/")
+    """kasse's base URL for the URLs in this answer; never taken from an unlisted Host."""
+    address: PublicAddress = request.app.state.public_address
+    return address.base_url(request.scope)
 
 
 @router.get("/v1/checkout/{orderId}/token", operation_id="token",

@@ -138,3 +138,68 @@ def test_a_confirmation_with_a_lone_surrogate_is_400(client: TestClient, extra: 
     assert field in detail
     after = _order(client, order_id)
     assert after == before and not after["isFinalized"]
+
+
+# --- C1 control characters (U+0080 to U+009F) -----------------------------------------
+
+C1_REQUESTS: list[tuple[str, str, Body, str]] = [
+    ("PATCH", "", lambda c: {"customer": {"firstName": f"Ada{c}"}}, "customer.firstName"),
+    ("PATCH", "", lambda c: {"customer": {"lastName": c}}, "customer.lastName"),
+    ("PATCH", "", lambda c: {"customer": {"email": f"a{c}@example.com"}}, "customer.email"),
+    ("PATCH", "", lambda c: {"billingAddress": {"city": f"Ber{c}lin"}}, "billingAddress.city"),
+    ("PATCH", "", lambda c: {"shippingAddress": {"sameAsBilling": False,
+                                                 "contact": {"firstName": c}}},
+     "shippingAddress.contact.firstName"),
+    ("PATCH", "", lambda c: {"customerReference": f"cust{c}1"}, "customerReference"),
+    ("PATCH", "", lambda c: {"properties": {"note": f"line one{c}line two"}},
+     "properties.note"),
+    ("PATCH", "", lambda c: {"properties": {f"bad{c}name": "x"}}, "properties"),
+    ("PATCH", "", lambda c: {"tags": [f"vip{c}"]}, "tags"),
+    ("POST", "", lambda c: {"productReference": "camp-mug", "quantity": 1,
+                            "properties": {"engraving": c}}, "properties.engraving"),
+    ("POST", "", lambda c: {"productReference": "camp-mug", "quantity": 1,
+                            "bundleId": f"b{c}"}, "bundleId"),
+    ("PATCH", "/item/{line}", lambda c: {"properties": {"gift": c}}, "properties.gift"),
+]
+
+
+@pytest.mark.parametrize("control", ["\x80", "\x85", "\x9b", "\x9f"])
+@pytest.mark.parametrize(("method", "path", "body", "field"), C1_REQUESTS,
+                         ids=[f"{m} {p or '/'} {f}" for m, p, _, f in C1_REQUESTS])
+def test_c1_control_characters_are_refused(client: TestClient, method: str, path: str,
+                                           body: Body, field: str, control: str) -> None:
+    order_id, line_id = _cart(client)
+    before = _order(client, order_id)
+    url = f"{BASE}/v1/order/{order_id}{path.replace('{line}', line_id)}"
+    detail = _refused(client.request(method, url, json=body(control)))
+    assert field in detail
+    assert _order(client, order_id) == before
+
+
+def test_c1_control_characters_in_a_new_orders_customer_reference_are_refused(
+        client: TestClient) -> None:
+    detail = _refused(client.post(f"{BASE}/v1/orders", json={"customerReference": "c\x85"}))
+    assert "customerReference" in detail
+
+
+@pytest.mark.parametrize("value", [b"cust\x85", b"cust\xc2\x9b1"],
+                         ids=["latin-1", "utf-8"])
+def test_c1_control_characters_in_the_customer_reference_header_are_refused(
+        client: TestClient, value: bytes) -> None:
+    response = client.post(f"{BASE}/v1/orders", json={},
+                           headers={"Customer-Reference": value})  # type: ignore[dict-item]
+    assert "Customer-Reference" in _refused(response)
+
+
+def test_printable_text_next_to_the_c1_range_is_kept(client: TestClient) -> None:
+    order_id, _ = _cart(client)
+    name = "Ada\u00a0Lovelace \u00bfD\u00e9j\u00e0?"  # no-break space, ¿, é, à: U+00A0 up
+    response = client.patch(f"{BASE}/v1/order/{order_id}", json={
+        "customer": {"firstName": name}, "customerReference": "cust-\u00e9",
+        "properties": {"note": "one\ntwo\tthree"}, "tags": ["\u00fcber"]})
+    assert response.status_code == 200, response.text
+    order = _order(client, order_id)
+    assert order["customerInfo"]["firstName"] == name
+    assert order["customerInfo"]["customerReference"] == "cust-\u00e9"
+    assert order["properties"]["note"] == "one\ntwo\tthree"
+    assert order["tags"] == ["\u00fcber"]

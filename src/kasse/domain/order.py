@@ -29,6 +29,7 @@ from kasse.domain.store import (
     StoreConfig,
     TaxClass,
 )
+from kasse.domain.text import has_control_characters
 
 MAX_QUANTITY = Decimal(1_000_000)
 MAX_LINES = 500
@@ -198,8 +199,8 @@ class Order:
         self.ensure_open()
         check_quantity(quantity)
         props = clean_properties(properties, "properties")
-        if bundle_id is not None and (not bundle_id.strip() or len(bundle_id) > 100 or any(
-                ord(c) < 32 or ord(c) == 127 for c in bundle_id)):
+        if bundle_id is not None and (not bundle_id.strip() or len(bundle_id) > 100
+                                      or has_control_characters(bundle_id)):
             raise InvalidInput("bundleId must be 1 to 100 printable characters")
         if bundle_id is not None and any(line.bundle_id == bundle_id for line in self.lines):
             raise InvalidInput(f"the order already has a bundle {bundle_id!r}")
@@ -427,9 +428,9 @@ class Order:
     def set_tags(self, tags: list[str]) -> None:
         self.ensure_open()
         cleaned: list[str] = []
-        for tag in tags:
-            tag = tag.strip()
-            if len(tag) > 100 or any(ord(c) < 32 for c in tag):
+        for given in tags:
+            tag = given.strip()
+            if len(tag) > 100 or has_control_characters(given):
                 raise InvalidInput("tags must be at most 100 printable characters")
             if tag and tag not in cleaned:
                 cleaned.append(tag)

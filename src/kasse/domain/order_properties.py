@@ -7,11 +7,11 @@ keeps them. The structured parts (countries, regions, methods) are columns on th
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kasse.domain.errors import InvalidInput
+from kasse.domain.text import has_control_characters
 
 MAX_PROPERTY_LENGTH = 4000
 MAX_KEY_LENGTH = 100
@@ -57,16 +57,15 @@ class CustomerInfo:
     email: str | None
 
 
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-"""Control characters other than tab, line feed and carriage return."""
-
-
-def _check_text(value: str, what: str, limit: int) -> str:
-    if len(value) > limit:
+def _check_text(value: str, what: str, limit: int, *, multiline: bool = True) -> str:
+    """``value`` trimmed, if it has no control characters (tab, line feed and carriage
+    return aside in ``multiline`` text) and fits in ``limit`` characters."""
+    text = value.strip()
+    if len(text) > limit:
         raise InvalidInput(f"{what} is longer than {limit} characters")
-    if _CONTROL.search(value):
+    if has_control_characters(value, multiline=multiline):
         raise InvalidInput(f"{what} contains control characters")
-    return value
+    return text
 
 
 def clean_properties(values: Mapping[str, str], what: str) -> dict[str, str]:
@@ -78,10 +77,8 @@ def clean_properties(values: Mapping[str, str], what: str) -> dict[str, str]:
         name = key.strip()
         if not name:
             raise InvalidInput(f"{what}: a property name must not be empty")
-        _check_text(name, f"{what} name {name[:40]!r}", MAX_KEY_LENGTH)
-        if "\n" in name or "\t" in name or "\r" in name:
-            raise InvalidInput(f"{what} name {name[:40]!r} contains control characters")
-        cleaned[name] = _check_text(value.strip(), f"{what}.{name}", MAX_PROPERTY_LENGTH)
+        _check_text(key, f"{what} name {name[:40]!r}", MAX_KEY_LENGTH, multiline=False)
+        cleaned[name] = _check_text(value, f"{what}.{name}", MAX_PROPERTY_LENGTH)
     return cleaned
 
 
@@ -92,7 +89,7 @@ def mirror(values: Mapping[str, str | None], names: Mapping[str, str], what: str
     for field_name, property_name in names.items():
         value = values.get(field_name)
         if value is not None:
-            updates[property_name] = _check_text(value.strip(), f"{what}.{field_name}",
+            updates[property_name] = _check_text(value, f"{what}.{field_name}",
                                                  MAX_PROPERTY_LENGTH)
     return updates
 

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from kasse.domain.errors import InvalidInput, NotFound, StoreNotFound
 from kasse.domain.store import PaymentMethod, Product, ProductVariant, StoreConfig
+from kasse.domain.text import has_control_characters
 from kasse.services.ports import Storage
 
 MAX_REFERENCES = 100
@@ -130,7 +131,7 @@ async def browse_products(storage: Storage, config: StoreConfig, *, skip: int, t
         raise InvalidInput("skip must be 0 or more")
     if not 1 <= take <= MAX_TAKE:
         raise InvalidInput(f"take must be between 1 and {MAX_TAKE}")
-    if text and any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+    if text and has_control_characters(text):
         raise InvalidInput("q must not contain control characters")
     async with storage.reading() as reader:
         products, total = await reader.list_products(config.store.id, skip=skip, take=take,

@@ -15,6 +15,7 @@ from kasse.domain.errors import InvalidInput
 from kasse.domain.order import Order, OrderLine
 from kasse.domain.session import parse_language
 from kasse.domain.store import Country, Currency, Region, StoreConfig
+from kasse.domain.text import has_control_characters
 from kasse.services.ports import OrderUnit
 
 
@@ -57,13 +58,13 @@ class OrderChange:
     tags: list[str] | None = None
 
 
-def customer_reference(value: str | None) -> str | None:
+def customer_reference(value: str | None, what: str = "customerReference") -> str | None:
+    """The reference trimmed (``None`` when blank); ``what`` names where it came from."""
     if value is None or not value.strip():
         return None
-    value = value.strip()
-    if len(value) > 200 or any(ord(c) < 32 for c in value):
-        raise InvalidInput("customerReference must be at most 200 printable characters")
-    return value
+    if len(value.strip()) > 200 or has_control_characters(value):
+        raise InvalidInput(f"{what} must be at most 200 printable characters")
+    return value.strip()
 
 
 def _destination(config: StoreConfig, change: AddressChange, current_country: Country | None,

@@ -141,9 +141,11 @@ class Orders:
                 raise InvalidInput(f"taxClass: the store has no tax class {request.tax_class!r}")
         language = (parse_language(request.language, "language")
                     if request.language is not None else session.language)
-        reference = order_changes.customer_reference(
-            request.customer_reference if request.customer_reference is not None
-            else session.customer_reference)
+        reference = (
+            order_changes.customer_reference(request.customer_reference)
+            if request.customer_reference is not None
+            else order_changes.customer_reference(session.customer_reference,
+                                                  "the Customer-Reference header"))
         billing = session.billing_country or config.country_by_id(store.default_country_id)
         now = self.clock()
         order = Order(

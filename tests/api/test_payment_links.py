@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
+import pytest
 from fastapi.testclient import TestClient
 
 from kasse.domain import payment_link
@@ -48,6 +49,19 @@ def test_a_payment_link_opens_its_cart(client: TestClient, demo_db_url: str,
         refused = client.get(f"{BASE}/v1/order/{bad}")
         assert refused.status_code == 404, refused.text
         assert refused.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize("token", [
+    "pl1.eyJ4IjoxfQ.%C3%A4",  # a signature that is not ASCII
+    "pl1.eyJ4IjoxfQ.%F0%9F%98%80",
+    "pl1.eyJ4IjoxfQ.%FF",  # not even UTF-8
+    "pl1.%C3%A4.abc",  # a payload that is not ASCII
+])
+def test_links_with_non_ascii_tokens_are_not_found(client: TestClient, token: str) -> None:
+    refused = client.get(f"{BASE}/v1/order/{token}")
+    assert refused.status_code == 404, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "payment link" in refused.json()["detail"]
 
 
 def test_an_expired_link_says_so(client: TestClient, tmp_path: Path) -> None:

@@ -62,10 +62,12 @@ def sign(key: bytes, link: PaymentLink) -> str:
 def verify(key: bytes, token: str, now: datetime) -> PaymentLink:
     """The link a token stands for; a forged or garbled token is "not found"."""
     parts = token.strip().split(".")
-    if len(parts) != 3 or parts[0] != PREFIX or len(token) > 500:
+    if len(parts) != 3 or parts[0] != PREFIX or len(token) > 500 or not token.isascii():
         raise PaymentLinkInvalid("no order for this payment link")
     payload, signature = parts[1], parts[2]
-    if not hmac.compare_digest(_signature(key, payload), signature):
+    # As bytes: compare_digest raises on a str with non-ASCII characters.
+    given = signature.encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(_signature(key, payload).encode("ascii"), given):
         raise PaymentLinkInvalid("no order for this payment link")
     try:
         data = json.loads(_unb64(payload))

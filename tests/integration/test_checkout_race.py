@@ -8,6 +8,7 @@ import html
 import json
 import re
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,6 +22,7 @@ from kasse.payments.testgateway.signing import (
     sign_webhook,
 )
 from tests.conftest import API_KEY
+from tests.integration.conftest import serving
 
 BASE = "/umbraco/commerce/storefront/api"
 SECRET = "demo-signing-secret-change-me"  # the demo store's test gateway secret
@@ -136,3 +138,83 @@ def test_one_finalization_whatever_arrives_at_once(server: str, demo_db_url: str
     event_ids = [event_id for event_id, _ in rows["inbox"]]
     assert sorted(event_ids) == sorted({"evt_race_same", *(f"evt_race_{i}"
                                                            for i in range(OTHER_EVENT_IDS))})
+
+
+NEWS_ROUNDS = 4
+NEWS_RETURNS = 30
+NEWS_WEBHOOKS = 40
+
+
+async def _timed(request: Any) -> tuple[float, float, httpx.Response]:
+    start = time.perf_counter()
+    response = await request
+    return start, time.perf_counter(), response
+
+
+async def _news_of_one_payment(server: str) -> list[dict[str, Any]]:
+    """Rounds of one payment each: its browser returns and its webhooks (each with its own
+    event id, so none waits on another's inbox row) interleaved and sent at once."""
+    rounds = []
+    limits = httpx.Limits(max_connections=NEWS_RETURNS + NEWS_WEBHOOKS)
+    async with httpx.AsyncClient(base_url=server, headers=HEADERS, timeout=60,
+                                 limits=limits) as http:
+        # Open every connection first, so that the storm below is not queued behind
+        # connection set-up.
+        await asyncio.gather(*(http.get("/health") for _ in range(NEWS_RETURNS
+                                                                  + NEWS_WEBHOOKS)))
+        for number in range(NEWS_ROUNDS):
+            payment = await _prepare(http)
+            callback = f"/umbraco/commerce/payment/callback/testgateway/{payment['method_id']}"
+            requests = []
+            for i in range(max(NEWS_RETURNS, NEWS_WEBHOOKS)):
+                if i < NEWS_WEBHOOKS:
+                    body, headers = _webhook(payment, f"evt_news_{number}_{i}")
+                    requests.append(http.post(callback, content=body, headers=headers))
+                if i < NEWS_RETURNS:
+                    requests.append(http.get(_return_url(payment), headers={"Api-Key": ""}))
+            timed = await asyncio.gather(*(_timed(request) for request in requests))
+            payment["timed"] = timed
+            rounds.append(payment)
+    return rounds
+
+
+async def _topics(url: str, order_id: str) -> list[str]:
+    db = Database.from_url(url)
+    try:
+        async with db.read() as conn:
+            key = order_id.replace("-", "") if db.engine.dialect.name == "sqlite" \
+                else order_id
+            rows = (await conn.execute(text(
+                "SELECT topic FROM outbox_events WHERE aggregate_id = :id"), {"id": key}))
+            return [row[0] for row in rows]
+    finally:
+        await db.dispose()
+
+
+def test_news_of_the_paying_transaction_is_never_reported_as_not_applied(
+        demo_db_url: str, tmp_path: Path) -> None:
+    """Returns and webhooks of the one payment that places an order, racing each other in
+    two server processes: one finalization, and none of them may tell the merchant that
+    this payment was not applied (a merchant system refunds on that event)."""
+    # Every return comes from one address here: the per-client limit has its own tests.
+    with serving(demo_db_url, tmp_path, KASSE_CHECKOUT_RATE_PER_MINUTE="0") as server:
+        rounds = asyncio.run(_news_of_one_payment(server))
+
+    for payment in rounds:
+        timed = payment["timed"]
+        responses = [response for _, _, response in timed]
+        assert {r.status_code for r in responses} <= {200, 303}, \
+            [r.text for r in responses if r.status_code not in (200, 303)][:3]
+        # The contenders overlapped: most were sent before the first one was answered.
+        first_answer = min(end for _, end, _ in timed)
+        in_flight = sum(1 for start, _, _ in timed if start < first_answer)
+        assert in_flight >= len(timed) // 2, (in_flight, len(timed))
+        outcomes = [r.json()["outcome"] for r in responses if r.status_code == 200]
+        assert outcomes.count("finalized") <= 1
+        assert set(outcomes) <= {"finalized", "already_finalized"}, set(outcomes)
+        returns = [r for r in responses if r.status_code == 303]
+        assert {r.headers["location"] for r in returns} == {"/demo/confirmation"}
+
+        topics = asyncio.run(_topics(demo_db_url, payment["order_id"]))
+        assert topics.count("order.finalized") == 1, topics
+        assert "payment.not_applied" not in topics, topics

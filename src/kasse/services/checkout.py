@@ -150,6 +150,11 @@ class Checkout:
             provider = self.registry.get(method.provider_alias)
         except UnknownProvider as exc:
             raise CheckoutInvalid(f"payment method {method.alias!r}: {exc}") from None
+        unset = method.unset_settings()
+        if unset:  # the variable's name stays in the server's log, out of answers
+            raise CheckoutInvalid(f"payment method {method.alias!r} is not set up: "
+                                  + "; ".join(f"setting {s.key} has no value on this server"
+                                              for s in unset))
         problems = missing_settings(provider, method_settings(method))
         if problems:
             raise CheckoutInvalid(f"payment method {method.alias!r} is not set up: "
@@ -406,6 +411,13 @@ class Checkout:
             return  # the merchant has the payment.not_applied event to act on
         currency = item.config.currency_by_id(item.order.currency_id)
         transaction = item.result.transaction_id or item.result.reference
+        async with self.storage.ordering(write=False) as unit:
+            now = await unit.orders.get(item.order.store_id, item.order.id)
+        if now is not None and now.is_finalized and now.transaction_id == transaction:
+            # Never give back the payment that placed the order, whatever decided otherwise.
+            log.error("payment %s placed order %s; it is not given back", transaction,
+                      now.order_number)
+            return
         operation = PaymentOperation(
             transaction_id=transaction, reference=item.result.reference,
             operation_id=f"{item.result.reference}-not-applied-{kind}",

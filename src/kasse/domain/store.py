@@ -7,7 +7,7 @@ so that a request can resolve ids, aliases and codes without further queries.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
 from typing import TypeVar
@@ -160,6 +160,21 @@ class PaymentMethodSetting:
     key: str
     value: str
     is_secret: bool
+    env: str | None = None
+    """The environment variable the value comes from (``{env: NAME}`` in the store file).
+    Only the name is stored; the value is read from the environment of the process that
+    loads the store, so a copy of the database holds no live secret."""
+
+    def from_environment(self, environ: Mapping[str, str]) -> PaymentMethodSetting:
+        """This setting with its value read from ``environ`` (empty when not set there)."""
+        if self.env is None:
+            return self
+        return replace(self, value=environ.get(self.env, ""))
+
+    @property
+    def unset(self) -> bool:
+        """Its environment variable was not set (or empty) where the store was loaded."""
+        return self.env is not None and not self.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +198,17 @@ class PaymentMethod:
     def public_settings(self) -> dict[str, str]:
         """Settings safe to show a storefront; secret ones never leave the server."""
         return {s.key: s.value for s in self.settings if not s.is_secret}
+
+    def unset_settings(self) -> list[PaymentMethodSetting]:
+        """Settings whose environment variable the loading process does not have."""
+        return [s for s in self.settings if s.unset]
+
+    def from_environment(self, environ: Mapping[str, str]) -> PaymentMethod:
+        """This method with the settings named ``{env: NAME}`` read from ``environ``."""
+        if all(s.env is None for s in self.settings):
+            return self
+        return replace(self, settings=tuple(s.from_environment(environ)
+                                            for s in self.settings))
 
     def fee_in(self, currency_id: UUID) -> Decimal | None:
         return self.fees.get(currency_id)
@@ -308,6 +334,14 @@ class StoreConfig:
         object.__setattr__(self, "_by_id", {item.id: item for item in everything})
         object.__setattr__(self, "_codes", {c.code: (d, c) for d in self.discounts
                                             for c in d.codes})
+
+    def from_environment(self, environ: Mapping[str, str]) -> StoreConfig:
+        """This configuration with the payment method settings named ``{env: NAME}`` read
+        from ``environ``: done once when a process loads the store for use."""
+        methods = tuple(m.from_environment(environ) for m in self.payment_methods)
+        if all(new is old for new, old in zip(methods, self.payment_methods, strict=True)):
+            return self
+        return replace(self, payment_methods=methods)
 
     def discount_code(self, code: str) -> tuple[Discount, DiscountCode] | None:
         """The discount a (normalized) code belongs to, with the code's own settings."""

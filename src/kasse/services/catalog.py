@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
@@ -11,6 +14,8 @@ from kasse.domain.errors import InvalidInput, NotFound, StoreNotFound
 from kasse.domain.store import PaymentMethod, Product, ProductVariant, StoreConfig
 from kasse.domain.text import has_control_characters
 from kasse.services.ports import Storage
+
+log = logging.getLogger("kasse.stores")
 
 MAX_REFERENCES = 100
 MAX_TAKE = 100
@@ -24,11 +29,15 @@ class StoreDirectory:
     a busy shop does not pay a query per request and an import is seen within that time.
     """
 
-    def __init__(self, storage: Storage, recheck_seconds: float = 1.0) -> None:
+    def __init__(self, storage: Storage, recheck_seconds: float = 1.0,
+                 environ: Mapping[str, str] | None = None) -> None:
         self._storage = storage
         self._cache: dict[UUID, StoreConfig] = {}
         self._checked: dict[str, tuple[float, UUID]] = {}
         self._recheck = recheck_seconds
+        self._environ = os.environ if environ is None else environ
+        """Where settings given as ``{env: NAME}`` get their values (the database has
+        only their names)."""
 
     async def get(self, id_or_alias: str) -> StoreConfig:
         if not id_or_alias or not id_or_alias.strip():
@@ -51,6 +60,8 @@ class StoreDirectory:
             config = await reader.load_store_config(store_id)
         if config is None:
             raise StoreNotFound(f"no store with id or alias {id_or_alias.strip()!r}")
+        config = config.from_environment(self._environ)
+        _warn_about_unset_settings(config)
         self._cache[store_id] = config
         self._remember(key, store_id)
         return config
@@ -74,6 +85,15 @@ class StoreDirectory:
         async with self._storage.reading() as reader:
             aliases = await reader.store_aliases()
         return [await self.get(alias) for alias in aliases]
+
+
+def _warn_about_unset_settings(config: StoreConfig) -> None:
+    for method in config.payment_methods:
+        for setting in method.unset_settings():
+            log.warning("store %r, payment method %r: setting %s comes from the "
+                        "environment variable %s, which is not set; checkouts with this "
+                        "method fail until it is", config.store.alias, method.alias,
+                        setting.key, setting.env)
 
 
 @dataclass(frozen=True, slots=True)

@@ -376,16 +376,20 @@ def build_plan(f: StoreFile, store_id: UUID) -> dict[str, list[Row]]:
             "tax_class_id": opt(tax_id, m.taxClass), "image_url": m.imageUrl,
             "sort_order": order})
         for key, setting in m.settings.items():
+            env: str | None = None
             if isinstance(setting, bool):
                 value, secret = ("true" if setting else "false"), False
             elif isinstance(setting, (str, Decimal)):
                 value, secret = str(setting), False
             else:
-                value = setting.value if setting.value is not None \
-                    else os.environ[setting.env or ""]
+                # From the environment: only the variable's name is stored; the value is
+                # read where the store is loaded for use, and never lands in the database.
+                value, env = ("", setting.env) if setting.env is not None \
+                    else (setting.value or "", None)
                 secret = setting.secret
             plan["payment_method_settings"].append(
-                {"payment_method_id": m_id, "key": key, "value": value, "is_secret": secret})
+                {"payment_method_id": m_id, "key": key, "value": value, "is_secret": secret,
+                 "env": env})
         prices(m_id, m.fees)
         allowed(m_id, m.allowedCountries)
     for order, sm in enumerate(f.shippingMethods):

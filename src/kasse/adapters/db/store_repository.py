@@ -200,7 +200,8 @@ async def load_store_config(conn: AsyncConnection, store_id: UUID) -> StoreConfi
             .order_by(t.payment_method_settings.c.key)
         ):
             settings[s.payment_method_id].append(
-                PaymentMethodSetting(key=s.key, value=s.value, is_secret=s.is_secret))
+                PaymentMethodSetting(key=s.key, value=s.value, is_secret=s.is_secret,
+                                     env=s.env))
     empty: Mapping[UUID, Decimal] = MappingProxyType({})
     payment_methods = tuple(
         PaymentMethod(id=m.id, store_id=m.store_id, alias=m.alias, name=m.name,

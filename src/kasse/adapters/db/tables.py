@@ -159,6 +159,9 @@ payment_method_settings = Table(
     Column("key", String(100), primary_key=True),
     Column("value", Text, nullable=False),
     Column("is_secret", Boolean, nullable=False),
+    # {env: NAME} in the store file: the variable's name only, never its value (which is
+    # read from the serving process's environment; ``value`` stays empty).
+    Column("env", String(100), nullable=True),
 )
 
 shipping_methods = Table(

@@ -164,12 +164,13 @@ def callback_url(stack: Stack) -> str:
 
 
 def gateway_event(reference: str, status: str = "authorized", amount: str = "95.40",
-                  event_id: str | None = None, payment_id: str | None = None) -> bytes:
+                  event_id: str | None = None, payment_id: str | None = None,
+                  currency: str = "EUR") -> bytes:
     body = {"id": event_id or f"evt_{uuid4().hex[:24]}", "type": f"payment.{status}",
             "created": int(time.time()),
             "data": {"payment_id": payment_id or f"pay_{uuid4().hex[:24]}",
                      "reference": reference, "merchant": "kasse-demo", "amount": amount,
-                     "currency": "EUR", "status": status, "fee": "0.00"}}
+                     "currency": currency, "status": status, "fee": "0.00"}}
     return json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -567,3 +568,95 @@ def test_old_news_does_not_mark_a_payment_under_way_as_failed(shopper: Shopper) 
     shopper.come_back(retry)
     assert_placed(shopper, order_id, CARD_TOTAL)
     assert declined.payment_id != retry.payment_id
+
+
+# --- payments that cannot be applied ---------------------------------------------------------
+
+
+def assert_given_back(shopper: Shopper, order_id: str, journey: Journey,
+                      amount: Decimal) -> None:
+    """Reported once as not applied (order, transaction, amount), voided at the gateway,
+    and the order left open and payable."""
+    reported = wait_for(lambda: shopper.stack.db.outbox(order_id, "payment.not_applied")
+                        or None, "the payment to be reported as not applied")
+    assert len(reported) == 1, reported
+    payload = reported[0]["payload"]
+    assert payload["orderId"] == order_id
+    assert payload["transactionId"] == journey.payment_id
+    assert dec(payload["amount"]) == amount and payload["currency"] == "EUR"
+    assert "changed" in payload["reason"], payload
+    given = wait_for(lambda: shopper.stack.db.outbox(
+        order_id, "payment.not_applied_given_back") or None, "the payment to be voided")
+    assert len(given) == 1 and given[0]["payload"]["paymentStatus"] == "Cancelled", given
+    assert shopper.gateway_payment(journey.payment_id)["status"] == "cancelled"
+    assert shopper.order(order_id)["isFinalized"] is False
+    assert shopper.stack.db.outbox(order_id) == []  # no order.finalized
+
+
+@pytest.mark.parametrize("mode", ["Redirect", "Framed"])
+def test_a_payment_for_a_cart_changed_meanwhile_is_reported_once_and_given_back(
+        shopper: Shopper, mode: str) -> None:
+    """The shopper reaches the gateway's card page, the cart changes in another tab, and
+    the old amount is approved: no order for the wrong amount, the money is reported and
+    voided, and the shopper lands on the error route, not on a raw JSON error."""
+    order_id = shopper.cart()
+    journey = shopper.token(order_id, mode, SHOP if mode == "Framed" else None)
+    card_url = shopper.to_gateway(journey)
+    shopper.add(order_id, "camp-mug", 1)
+    shopper.submit(journey, card_url)  # its webhook reaches kasse too
+    landing = shopper.come_back(journey)
+    if mode == "Redirect":
+        assert redirect(landing) == ERROR
+    else:
+        status_page(landing, order_id, journey.token, "errored")
+
+    assert_given_back(shopper, order_id, journey, CARD_TOTAL)
+    events = inbox_settled(shopper, order_id, 2)  # the approval, then the void's news
+    assert {e["outcome"] for e in events} <= {
+        "not_applied_order_changed", "payment_failed", "late_news_recorded"}, events
+    again = shopper.pay(order_id)  # cancel is not a dead end: a new token pays the new cart
+    assert again.landing is not None and redirect(again.landing) == CONFIRMATION
+    assert_placed(shopper, order_id, WITH_MUG_TOTAL)
+    assert len(shopper.stack.db.outbox(order_id, "payment.not_applied")) == 1
+
+
+def test_a_webhook_for_a_cart_changed_meanwhile_is_reported_even_if_the_shopper_never_returns(
+        shopper: Shopper) -> None:
+    order_id = shopper.cart()
+    journey = shopper.token(order_id)
+    card_url = shopper.to_gateway(journey)
+    shopper.add(order_id, "camp-mug", 1)
+    shopper.submit(journey, card_url)  # the tab is closed: only the webhook tells kasse
+    assert_given_back(shopper, order_id, journey, CARD_TOTAL)
+
+
+def test_a_payment_in_another_currency_is_not_applied(stack: Stack, shopper: Shopper) -> None:
+    """A signed webhook saying JPY with the EUR figure does not place an EUR order."""
+    order_id = shopper.cart()
+    journey = shopper.token(order_id)
+    shopper.hand_over(journey)
+    (attempt,) = stack.db.attempts(order_id)
+    body = gateway_event(attempt["id"].hex, currency="JPY")
+    answer = httpx.post(callback_url(stack), content=body, headers=signed(body), timeout=15)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["outcome"] == "not_applied_amount_mismatch"
+    assert shopper.order(order_id)["isFinalized"] is False
+    (reported,) = stack.db.outbox(order_id, "payment.not_applied")
+    assert "JPY" in reported["payload"]["reason"]
+    assert stack.db.outbox(order_id) == []
+
+
+def test_an_expired_token_does_not_place_an_invoice_order(stack: Stack,
+                                                          shopper: Shopper) -> None:
+    order_id = shopper.cart(payment="invoicing")
+    journey = shopper.token(order_id)
+    form = shopper.hand_over(journey)
+    (attempt,) = stack.db.attempts(order_id)
+    stack.db.expire(attempt["id"])
+    assert "expired" in problem(shopper.pay_page(journey), 400)["detail"]
+    landing = shopper.browser.post(form.action, data=form.fields)
+    assert "expired" in problem(landing, 400)["detail"]
+    assert_open(shopper, order_id, "Initialized")
+    placed = shopper.browser.post(shopper.hand_over(shopper.token(order_id)).action)
+    assert redirect(placed) == CONFIRMATION
+    assert_placed(shopper, order_id, INVOICE_TOTAL)

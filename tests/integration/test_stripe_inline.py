@@ -303,3 +303,44 @@ def test_cancel_voids_the_authorization(authorizing: StripeStack) -> None:
         late = manage(authorizing, order_id, "capture")
         assert late.status_code == 409
         assert "Cancelled" in late.json()["detail"]
+
+
+def test_confirm_is_checked_with_stripe_before_it_places_an_order(quiet: StripeStack) -> None:
+    """A made-up transaction, another order's payment, an unpaid one, a wrong amount or
+    status: each refused with a 400 naming what Stripe says, and nothing placed."""
+    with quiet.api() as api:
+        other_id = cart(api)
+        other_callback = initialize(api, other_id)["paymentMethod"]["urls"]["callback"]
+        others_intent = intent_of(client_secret(other_callback))
+        pay_with_card(quiet, others_intent)
+
+        order_id = cart(api)
+        callback = initialize(api, order_id)["paymentMethod"]["urls"]["callback"]
+        intent_id = intent_of(client_secret(callback))
+
+        def confirm(transaction: str, status: str = "Captured",
+                    amount: Decimal = EUR_TOTAL) -> httpx.Response:
+            return api.post(f"/v1/checkout/{order_id}/confirm", json={
+                "amount": float(amount), "transactionId": transaction,
+                "paymentStatus": status})
+
+        refusals = {
+            "pi_made_up_by_the_storefront": "knows no transaction",
+            others_intent: "does not belong to this order",
+            intent_id: "Initialized",  # not paid yet
+        }
+        for transaction, expected in refusals.items():
+            refused = confirm(transaction)
+            assert refused.status_code == 400, refused.text
+            assert expected in refused.json()["detail"], refused.text
+        pay_with_card(quiet, intent_id)
+        for refused in (confirm(intent_id, amount=EUR_TOTAL + 1),
+                        confirm(intent_id, status="Authorized")):
+            assert refused.status_code == 400, refused.text
+            assert intent_id in refused.json()["detail"], refused.text
+        assert order(api, order_id)["isFinalized"] is False
+        assert quiet.db.outbox(order_id) == []
+
+        placed = confirm(intent_id)
+        assert placed.status_code == 200, placed.text
+        assert order(api, order_id)["transactionInfo"]["transactionId"] == intent_id

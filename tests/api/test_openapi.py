@@ -192,3 +192,16 @@ def test_dto_schemas_are_published(served: dict[str, Any]) -> None:
     assert "price" not in schemas["ShippingMethodV2Dto"].get("properties", {})
     assert {"withoutTax", "tax", "withTax", "formatted"} <= set(
         schemas["PriceDto"].get("properties", {}))
+
+
+def test_the_payment_callbacks_are_declared_as_served(served: dict[str, Any]) -> None:
+    """Gateways POST to the callback; a storefront GETs ``{urls.callback}?create=KIND`` (the
+    callback with the order id after it): the only GET served there."""
+    base = "/umbraco/commerce/payment/callback/{providerAlias}/{paymentMethodId}"
+    assert set(served["paths"][base]) == {"post"}
+    for_order = served["paths"][f"{base}/{{orderId}}"]
+    assert set(for_order) == {"get", "post"}
+    create = parameters(for_order["get"])[("query", "create")]
+    assert create["required"] is True
+    assert "429" in for_order["get"]["responses"]  # browsers asking too often
+    assert "429" not in for_order["post"]["responses"]  # gateways are never limited

@@ -72,7 +72,7 @@ def _add_raw_parameters(app: FastAPI, schema: dict[str, Any]) -> None:
                     params.append(param.openapi())
 
 
-RATE_LIMITED_OPERATIONS = {"token", "pay"}
+RATE_LIMITED_OPERATIONS = {"token", "pay", "createClientPayment"}
 """Operations anyone may call without a key: a client calling too often gets a 429."""
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from kasse.api import checkout_dto as cdto
@@ -164,29 +164,45 @@ for _status in STATUSES:
         methods=["GET", "POST"], include_in_schema=False, response_class=Response)
 
 
-@callbacks.post("/umbraco/commerce/payment/callback/{providerAlias}/{paymentMethodId}",
-                operation_id="paymentCallback",
-                summary="Server-to-server notifications from payment gateways")
-@callbacks.api_route("/umbraco/commerce/payment/callback/{providerAlias}/{paymentMethodId}",
-                     methods=["GET"], include_in_schema=False)
-@callbacks.api_route(
-    "/umbraco/commerce/payment/callback/{providerAlias}/{paymentMethodId}/{rest:path}",
-    methods=["POST", "GET"], include_in_schema=False)
-async def payment_callback(request: Request, providerAlias: str,  # noqa: N803
-                           paymentMethodId: str, checkout: CheckoutDep  # noqa: N803
-                           ) -> JsonResponse:
+CALLBACK = "/umbraco/commerce/payment/callback/{providerAlias}/{paymentMethodId}"
+ProviderAlias = Annotated[str, Path(description="The alias of the payment provider")]
+PaymentMethodId = Annotated[str, Path(description="The ID of the payment method",
+                                      json_schema_extra={"format": "uuid"})]
+
+
+def _method_id(value: str) -> UUID:
     try:
-        method_id = UUID(paymentMethodId)
+        return UUID(value)
     except ValueError:
-        raise NotFound(f"no payment method {paymentMethodId[:100]!r}") from None
-    create = request.query_params.get("create")
-    if request.method == "GET" and create:
-        # Inline checkout: the storefront asks the provider for what the browser needs to
-        # take the payment (e.g. a Stripe client secret); the order id follows the method.
-        order_id = parse_id(str(request.path_params.get("rest", "")).strip("/"), "order")
-        answer = await create_client_payment(checkout, providerAlias, method_id, order_id,
-                                             create, base_url(request))
-        return JsonResponse(dict(answer), headers={"Cache-Control": "no-store"})
+        raise NotFound(f"no payment method {value[:100]!r}") from None
+
+
+@callbacks.get(f"{CALLBACK}/{{orderId}}", operation_id="createClientPayment",
+               summary="What the browser needs to take an inline payment",
+               description="The storefront asks `GET {urls.callback}?create=KIND` of an "
+                           "initialized inline checkout; the provider creates the payment "
+                           "(e.g. a Stripe PaymentIntent) and answers what the browser needs "
+                           "to complete it (e.g. `{\"clientSecret\": …}`), the same answer "
+                           "when asked again.",
+               response_model=dict[str, str], responses=_PROBLEM)
+async def client_payment(
+    request: Request, providerAlias: ProviderAlias,  # noqa: N803
+    paymentMethodId: PaymentMethodId, orderId: OrderId, checkout: CheckoutDep,  # noqa: N803
+    create: Annotated[str, Query(min_length=1, max_length=100,
+                                 description="What to create, e.g. `paymentIntent`")],
+) -> JsonResponse:
+    answer = await create_client_payment(checkout, providerAlias, _method_id(paymentMethodId),
+                                         parse_id(orderId, "order"), create, base_url(request))
+    return JsonResponse(dict(answer), headers={"Cache-Control": "no-store"})
+
+
+# Only POST reaches a gateway's notification: a GET there is a 405 (with ``Allow``).
+@callbacks.post(CALLBACK, operation_id="paymentCallback",
+                summary="Server-to-server notifications from payment gateways")
+async def payment_callback(request: Request, providerAlias: ProviderAlias,  # noqa: N803
+                           paymentMethodId: PaymentMethodId,  # noqa: N803
+                           checkout: CheckoutDep) -> JsonResponse:
+    method_id = _method_id(paymentMethodId)
     body = await request.body()  # the raw bytes: signatures are over them
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:
@@ -194,3 +210,14 @@ async def payment_callback(request: Request, providerAlias: str,  # noqa: N803
     except CallbackRejected as exc:
         raise ApiProblem(401, str(exc), "callback-rejected") from None
     return JsonResponse({"received": True, "outcome": outcome})
+
+
+@callbacks.post(f"{CALLBACK}/{{orderId}}", operation_id="paymentCallbackForOrder",
+                summary="Server-to-server notifications from payment gateways, at an inline "
+                        "checkout's `urls.callback`")
+async def payment_callback_for_order(
+    request: Request, providerAlias: ProviderAlias,  # noqa: N803
+    paymentMethodId: PaymentMethodId, orderId: OrderId, checkout: CheckoutDep,  # noqa: N803
+) -> JsonResponse:
+    # The notification itself names its payment; the order in the path is for the reader.
+    return await payment_callback(request, providerAlias, paymentMethodId, checkout)

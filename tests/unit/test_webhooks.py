@@ -26,7 +26,12 @@ from kasse.domain.webhooks import (
     check_url,
     parse_event_types,
 )
-from kasse.services.checkout import PAYMENT_FAILED, PAYMENT_NOT_APPLIED
+from kasse.services.checkout import (
+    PAYMENT_FAILED,
+    PAYMENT_GIVE_BACK_FAILED,
+    PAYMENT_GIVEN_BACK,
+    PAYMENT_NOT_APPLIED,
+)
 from kasse.services.finalization import ORDER_FINALIZED, STOCK_SHORTFALL
 from kasse.services.payment_status import PAYMENT_STATUS_CHANGED
 
@@ -263,7 +268,8 @@ def test_event_types_are_checked() -> None:
 
 def test_every_topic_the_services_record_can_be_subscribed_to() -> None:
     assert {ORDER_FINALIZED, STOCK_SHORTFALL, PAYMENT_NOT_APPLIED, PAYMENT_FAILED,
-            PAYMENT_STATUS_CHANGED} == set(EVENT_TYPES)
+            PAYMENT_STATUS_CHANGED, PAYMENT_GIVEN_BACK, PAYMENT_GIVE_BACK_FAILED
+            } == set(EVENT_TYPES)
 
 
 @pytest.mark.parametrize("url", ["https://shop.example/hooks", "http://127.0.0.1:8099/x?a=1",

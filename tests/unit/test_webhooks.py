@@ -6,7 +6,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -81,6 +85,60 @@ def test_any_one_of_several_signatures_verifies() -> None:
                                     "t=1700000000,v1=ünïcode", "garbage"])
 def test_malformed_headers_do_not_verify(header: str) -> None:
     assert not verify(SECRET, BODY, header, now=1_700_000_000)
+
+
+NOW = 1_700_000_000
+GOOD = sign(SECRET, BODY, NOW)
+ARABIC_INDIC = str.maketrans("0123456789", "".join(chr(0x660 + d) for d in range(10)))
+ODD_TIMESTAMPS = [
+    "²",                                 # a digit to str.isdigit(), not to int()
+    str(NOW).translate(ARABIC_INDIC),    # digits to int() too, but not ASCII ones
+    "1" + "0" * 5000,                    # more digits than int() converts
+    "+1700000000", " 1700000000", "1_700_000_000", "1700000000.0",
+]
+
+
+@pytest.mark.parametrize("timestamp", ODD_TIMESTAMPS)
+def test_a_timestamp_of_anything_but_a_few_ascii_digits_does_not_verify(timestamp: str
+                                                                        ) -> None:
+    header = GOOD.replace("t=1700000000", f"t={timestamp}")
+    assert not verify(SECRET, BODY, header, now=NOW)
+
+
+def _readme_verify() -> Callable[[str, bytes, str], bool]:
+    """The receiver's ``verify`` that the README's merchant webhook section shows."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Merchant webhooks", 1)[1].split("\n## ", 1)[0]
+    snippets = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    assert len(snippets) == 1, "the README's merchant webhooks section shows one receiver"
+    namespace: dict[str, object] = {}
+    exec(snippets[0], namespace)  # noqa: S102 - the project's own README
+    receiver = namespace["verify"]
+    assert callable(receiver)
+    return receiver  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("header, verifies", [
+    ("{good}", True),
+    ("{good_sig},{good_t}", True),                       # fields in any order
+    ("t={t},v1={zeros},v1={sig}", True),                 # any one of several
+    ("t={t},v1=0{sig}", False),                          # another signature
+    ("t={arabic_t},v1={sig}", False),                    # the time in Arabic-Indic digits
+    ("t={old},v1={sig}", False),                         # too old
+    ("", False), ("garbage", False), ("t={t}", False), ("v1={sig}", False),
+    *[(f"t={odd},v1={{sig}}", False) for odd in ODD_TIMESTAMPS],
+])
+def test_the_readme_receiver_agrees_with_kasse(header: str, verifies: bool) -> None:
+    """The snippet merchants copy verifies what kasse signs and refuses the rest without
+    raising, exactly as ``webhook_signature.verify`` does."""
+    now = int(time.time())
+    good = sign(SECRET, BODY, now)
+    good_t, good_sig = good.split(",")
+    header = header.format(good=good, good_t=good_t, good_sig=good_sig, t=now,
+                           sig=good_sig.removeprefix("v1="), zeros="0" * 64,
+                           old=now - 301, arabic_t=str(now).translate(ARABIC_INDIC))
+    assert _readme_verify()(SECRET, BODY, header) is verifies
+    assert verify(SECRET, BODY, header, now=now) is verifies
 
 
 def _message(event: OutboxEvent | None = None) -> WebhookMessage:

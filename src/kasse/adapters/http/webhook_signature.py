@@ -17,6 +17,8 @@ HEADER = "Kasse-Signature"
 SCHEME = "v1"
 TOLERANCE_SECONDS = 300
 """How old (or how far in the future) a signed request may be and still verify."""
+TIMESTAMP_DIGITS = 12
+"""The most digits a timestamp may have (Unix seconds need 10 until the year 2286)."""
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -30,6 +32,12 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},{SCHEME}={signature(secret, timestamp, body)}"
 
 
+def _is_timestamp(value: str) -> bool:
+    # Only ASCII digits: str.isdigit() alone also passes "²", which int() refuses, and
+    # other scripts' digits, which int() reads but kasse never signs.
+    return 0 < len(value) <= TIMESTAMP_DIGITS and value.isascii() and value.isdigit()
+
+
 def verify(secret: str, body: bytes, header: str, *, now: float | None = None,
            tolerance: int = TOLERANCE_SECONDS) -> bool:
     """Whether ``header`` signs exactly ``body`` with ``secret``, recently enough.
@@ -41,7 +49,7 @@ def verify(secret: str, body: bytes, header: str, *, now: float | None = None,
     candidates: list[str] = []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
+        if key == "t" and _is_timestamp(value):
             timestamp = int(value)
         elif key == SCHEME:
             candidates.append(value)

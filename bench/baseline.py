@@ -74,6 +74,8 @@ def create_app() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
 def main() -> int:
     import uvicorn
 
+    from kasse.api.http_protocol import LimitedHttpToolsProtocol
+
     parser = argparse.ArgumentParser(prog="python -m bench.baseline", description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
@@ -81,7 +83,7 @@ def main() -> int:
     # The options kasse's own `serve` passes to uvicorn.
     uvicorn.run("bench.baseline:create_app", factory=True, host="127.0.0.1", port=args.port,
                 workers=args.workers, log_level="warning", proxy_headers=True,
-                server_header=False)
+                server_header=False, http=LimitedHttpToolsProtocol)
     return 0
 
 

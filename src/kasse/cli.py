@@ -143,6 +143,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from kasse.adapters.db.migrate import upgrade
+    from kasse.api.http_protocol import LimitedHttpToolsProtocol
 
     settings = _settings()
     if settings.test_gateway and args.workers > 1:
@@ -158,6 +159,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _metrics_folder(settings)
     uvicorn.run("kasse.api.app:create_server_app", factory=True, host=args.host, port=args.port,
                 workers=args.workers, proxy_headers=True, server_header=False,
+                http=LimitedHttpToolsProtocol,  # 431 for oversized request heads
                 log_config=logs.logging_config(settings.log_level, settings.log_format),
                 access_log=False)  # kasse logs each request itself, with its request id
     return 0

@@ -8,7 +8,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -31,24 +31,18 @@ log = logging.getLogger("kasse")
 
 
 def api_keys(settings: Settings) -> tuple[list[bytes], bool]:
-    """The accepted Api-Key values, and whether kasse generated one into its key file.
+    """The accepted Api-Key values, and whether this call generated kasse's key file.
 
     Configured keys (``KASSE_API_KEYS``) win. Without them, kasse keeps one random key in
-    ``data_dir/api-key`` (created once, readable by the owner only) so that a fresh
-    install is never open.
+    ``data_dir/api-key`` (created once, readable by the owner only, the same for every
+    worker) so that a fresh install is never open.
     """
     configured = [k.get_secret_value().encode() for k in settings.api_keys]
     if configured:
         return configured, False
-    path: Path = settings.api_key_file
-    if path.exists():
-        return [path.read_text(encoding="utf-8").strip().encode()], False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = "kasse_" + secrets.token_urlsafe(24)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(key + "\n")
-    return [key.encode()], True
+    key, generated = _generated_once(
+        settings.api_key_file, lambda: "kasse_" + secrets.token_urlsafe(24), "KASSE_API_KEYS")
+    return [key], generated
 
 
 def secret_key(settings: Settings) -> bytes:
@@ -56,7 +50,20 @@ def secret_key(settings: Settings) -> bytes:
     folder (readable by the owner only) and shared by every worker reading it."""
     if settings.secret_key is not None:
         return settings.secret_key.get_secret_value().encode()
-    path: Path = settings.secret_key_file
+    key, _generated = _generated_once(
+        settings.secret_key_file, lambda: secrets.token_urlsafe(48), "KASSE_SECRET_KEY")
+    return key
+
+
+def _generated_once(path: Path, generate: Callable[[], str], setting: str
+                    ) -> tuple[bytes, bool]:
+    """The secret kept in ``path``, and whether this call made the file.
+
+    The first caller creates it with ``generate()``, readable by the owner only; workers
+    starting at the same moment find it made and read the same secret (waiting a moment
+    if the maker is still writing it).
+    """
+    generated = False
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -65,13 +72,14 @@ def secret_key(settings: Settings) -> bytes:
             pass
         else:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(secrets.token_urlsafe(48) + "\n")
-    for _ in range(50):  # the creator may still be writing it
+                handle.write(generate() + "\n")
+            generated = True
+    for _ in range(50):  # the maker may still be writing it
         text = path.read_text(encoding="utf-8").strip()
         if text:
-            return text.encode()
+            return text.encode(), generated
         time.sleep(0.02)
-    raise RuntimeError(f"{path} is empty; delete it or set KASSE_SECRET_KEY")
+    raise RuntimeError(f"{path} is empty; delete it or set {setting}")
 
 
 @dataclass(frozen=True)

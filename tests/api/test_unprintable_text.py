@@ -203,3 +203,17 @@ def test_printable_text_next_to_the_c1_range_is_kept(client: TestClient) -> None
     assert order["customerInfo"]["customerReference"] == "cust-\u00e9"
     assert order["properties"]["note"] == "one\ntwo\tthree"
     assert order["tags"] == ["\u00fcber"]
+
+
+@pytest.mark.parametrize("transaction_id", ["tx\x01", "tx\x85", "tx\x9f-1", "tx\n1"])
+def test_a_transaction_id_with_control_characters_is_refused(client: TestClient,
+                                                             transaction_id: str) -> None:
+    order_id, _ = _cart(client)
+    assert client.get(f"{BASE}/v1/checkout/{order_id}/initialize").status_code == 200
+    before = _order(client, order_id)
+    detail = _refused(client.post(f"{BASE}/v1/checkout/{order_id}/confirm", json={
+        "amount": before["transactionAmount"]["value"]["value"],
+        "transactionId": transaction_id, "paymentStatus": "Authorized"}))
+    assert "transactionId" in detail
+    after = _order(client, order_id)
+    assert after == before and not after["isFinalized"]

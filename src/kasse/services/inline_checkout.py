@@ -23,6 +23,7 @@ from kasse.domain.order_properties import clean_properties
 from kasse.domain.payment import PaymentStatus
 from kasse.domain.pricing import Price
 from kasse.domain.store import PaymentMethod, ShippingMethod, ShippingOption, StoreConfig
+from kasse.domain.text import has_control_characters
 from kasse.payments.provider import (
     FETCH_STATUS,
     FetchesPayments,
@@ -126,8 +127,9 @@ async def confirm(checkout: Checkout, config: StoreConfig, order_id: UUID,
     finalized order is a conflict. Nothing about a refused confirmation changes the order.
     """
     status = _status(confirmation.payment_status)
-    if not confirmation.transaction_id.strip() or len(confirmation.transaction_id) > 200:
-        raise InvalidInput("transactionId must be 1 to 200 characters")
+    if (not confirmation.transaction_id.strip() or len(confirmation.transaction_id) > 200
+            or has_control_characters(confirmation.transaction_id)):
+        raise InvalidInput("transactionId must be 1 to 200 printable characters")
     metadata = clean_properties(confirmation.metadata, "metaData")
     if not status.finalizes and not status.fails:
         raise InvalidInput(f"paymentStatus {status.value} cannot confirm an order; use "

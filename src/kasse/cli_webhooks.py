@@ -15,7 +15,7 @@ from uuid import UUID
 
 from kasse.config import Settings
 from kasse.domain.errors import DomainError
-from kasse.domain.webhooks import EVENT_TYPES
+from kasse.domain.webhooks import EVENT_TYPES, WebhookFormat
 from kasse.services.webhook_endpoints import DeliveryReport, WebhookEndpoints
 
 T = TypeVar("T")
@@ -33,8 +33,14 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add.add_argument("--events", required=True,
                      help=f"comma-separated event types, or * for all: {', '.join(EVENT_TYPES)}")
     add.add_argument("--store", help="store id or alias (default: every store)")
-    add.add_argument("--secret", help="signing secret, 16 to 200 characters (default: "
-                                      "generated and printed once)")
+    add.add_argument("--format", choices=[f.value for f in WebhookFormat],
+                     default=WebhookFormat.KASSE.value,
+                     help="how requests are signed: kasse (Kasse-Signature, the default) or "
+                          "standard (Standard Webhooks: webhook-id, webhook-timestamp, "
+                          "webhook-signature)")
+    add.add_argument("--secret", help="signing secret, 16 to 200 characters; for "
+                                      "--format standard whsec_ and the base64 of 24 to 64 "
+                                      "bytes (default: generated and printed once)")
     add.add_argument("--inactive", action="store_true", help="register it paused")
     add.set_defaults(func=cmd_add)
 
@@ -106,12 +112,12 @@ def cmd_add(args: argparse.Namespace) -> int:
     try:
         added = _with_endpoints(Settings(), lambda endpoints: endpoints.add(
             args.url, args.events, store=args.store, secret=args.secret,
-            active=not args.inactive))
+            active=not args.inactive, format=WebhookFormat(args.format)))
     except DomainError as exc:
         return _fail(exc.detail)
     endpoint = added.endpoint
     print(f"webhook endpoint {endpoint.id} added: {endpoint.url} "
-          f"({', '.join(endpoint.events)})")
+          f"({', '.join(endpoint.events)}; {endpoint.format.value} format)")
     if added.generated:
         # The only time kasse shows it: it is kept for signing and never printed again.
         print(f"signing secret (shown once; keep it with the receiver): {added.secret}")
@@ -123,11 +129,12 @@ def cmd_list(_: argparse.Namespace) -> int:
     if not listed:
         print("no webhook endpoints; add one with `kasse webhook add`")
         return 0
-    rows: list[tuple[str, ...]] = [("ID", "ACTIVE", "STORE", "EVENTS", "URL", "ADDED (UTC)")]
+    rows: list[tuple[str, ...]] = [("ID", "ACTIVE", "STORE", "EVENTS", "FORMAT", "URL",
+                                    "ADDED (UTC)")]
     rows += [(str(item.endpoint.id), "yes" if item.endpoint.active else "no",
               item.store_alias or (str(item.endpoint.store_id) if item.endpoint.store_id
                                    else "*"),
-              ",".join(item.endpoint.events), item.endpoint.url,
+              ",".join(item.endpoint.events), item.endpoint.format.value, item.endpoint.url,
               _when(item.endpoint.created_at)) for item in listed]
     _table(rows)
     return 0

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from standardwebhooks import Webhook
 
 from kasse.adapters.db.webhook_repository import SqlWebhookStorage
 from kasse.cli import main
@@ -54,15 +55,26 @@ def test_register_list_pause_and_remove(kasse: Kasse) -> None:
     assert status == 0 and chosen not in out and "signing secret" not in out
     second = out.split()[2]
 
+    status, out, _ = kasse("webhook", "add", "--url", "https://erp.example/std",
+                           "--events", "order.finalized", "--format", "standard")
+    assert status == 0 and "; standard format)" in out
+    standard_secret = out.split("keep it with the receiver): ")[1].strip()
+    assert standard_secret.startswith("whsec_")
+    Webhook(standard_secret)  # a key a receiver's library reads
+    third = out.split()[2]
+
     status, out, _ = kasse("webhook", "list")
     assert status == 0
-    assert generated not in out and chosen not in out
+    assert generated not in out and chosen not in out and standard_secret not in out
     lines = out.splitlines()
-    assert lines[0].split()[:5] == ["ID", "ACTIVE", "STORE", "EVENTS", "URL"]
-    assert lines[1].split()[:5] == [first, "yes", "demo",
-                                    "order.finalized,order.payment_failed",
+    assert lines[0].split()[:6] == ["ID", "ACTIVE", "STORE", "EVENTS", "FORMAT", "URL"]
+    assert lines[1].split()[:6] == [first, "yes", "demo",
+                                    "order.finalized,order.payment_failed", "kasse",
                                     "https://shop.example/hooks"]
-    assert lines[2].split()[:5] == [second, "yes", "*", "*", "http://127.0.0.1:9000/k"]
+    assert lines[2].split()[:6] == [second, "yes", "*", "*", "kasse",
+                                    "http://127.0.0.1:9000/k"]
+    assert lines[3].split()[:6] == [third, "yes", "*", "order.finalized", "standard",
+                                    "https://erp.example/std"]
 
     assert kasse("webhook", "disable", first)[0] == 0
     assert kasse("webhook", "list")[1].splitlines()[1].split()[1] == "no"
@@ -81,11 +93,22 @@ def test_register_list_pause_and_remove(kasse: Kasse) -> None:
     (["--url", "https://shop.example", "--events", "order.shipped"], "unknown event type"),
     (["--url", "https://shop.example", "--events", "*", "--store", "nope"], "no store"),
     (["--url", "https://shop.example", "--events", "*", "--secret", "short"], "16 to 200"),
+    (["--url", "https://shop.example", "--events", "*", "--format", "standard",
+      "--secret", "my-own-secret-0123456789"], "whsec_ followed by the base64"),
 ])
 def test_bad_registrations_are_refused_and_change_nothing(
         kasse: Kasse, args: list[str], complaint: str) -> None:
     status, _, err = kasse("webhook", "add", *args)
     assert status == 2 and complaint in err and err.startswith("error: ")
+    assert "no webhook endpoints" in kasse("webhook", "list")[1]
+
+
+def test_an_unknown_format_is_refused(kasse: Kasse, capsys: pytest.CaptureFixture[str]
+                                       ) -> None:
+    with pytest.raises(SystemExit) as exited:
+        kasse("webhook", "add", "--url", "https://shop.example", "--events", "*",
+              "--format", "svix")
+    assert exited.value.code == 2 and "invalid choice: 'svix'" in capsys.readouterr().err
     assert "no webhook endpoints" in kasse("webhook", "list")[1]
 
 

@@ -21,6 +21,7 @@ from uuid import UUID
 import httpx
 import pytest
 from sqlalchemy import update
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from kasse.adapters.db.tables import webhook_attempts, webhook_deliveries
 from kasse.adapters.http.webhook_signature import verify
@@ -216,6 +217,32 @@ def test_a_receiver_that_fails_gets_the_same_event_again(demo_db_url: str,
     assert [(a["number"], a["status_code"]) for a in attempts] == [(1, 500), (2, 200)]
     gap = attempts[1]["attempted_at"] - attempts[0]["attempted_at"]
     assert gap >= timedelta(seconds=0.2)  # 0.3 s less at most a quarter of jitter
+
+
+def test_a_standard_webhooks_endpoint_is_verified_by_the_receivers_library(
+        demo_db_url: str, tmp_path: Path) -> None:
+    env = kasse_env(demo_db_url, tmp_path, KASSE_WEBHOOK_RETRY_BASE_SECONDS="0.3")
+    with Receiver(answers=[500]).running() as receiver:
+        printed = cli(env, "webhook", "add", "--url", receiver.url, "--events", "*",
+                      "--store", "demo", "--format", "standard")
+        secret = printed.split("keep it with the receiver): ")[1].strip()
+        with worker(env, tmp_path / "worker.log"):
+            (event,) = events_in_db(demo_db_url, 1)
+            first, second = receiver.wait_for(2)
+    assert "standard" in cli(env, "webhook", "list")
+
+    assert [first.status, second.status] == [500, 200]
+    # A retry is the same message: receivers deduplicate by webhook-id.
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] == str(event)
+    assert first.body == second.body
+    for received in (first, second):
+        assert Webhook(secret).verify(received.body, received.headers)["id"] == str(event)
+        assert "kasse-signature" not in received.headers
+        with pytest.raises(WebhookVerificationError):
+            Webhook(secret).verify(received.body.replace(b"ORDER-", b"ORDER-9"),
+                                   received.headers)
+        with pytest.raises(WebhookVerificationError):
+            Webhook("whsec_" + "A" * 43 + "=").verify(received.body, received.headers)
 
 
 def test_two_workers_deliver_each_event_exactly_once(demo_db_url: str,

@@ -28,6 +28,18 @@ RESPONSE_BODY_BYTES = 2048
 """How much of a receiver's answer is kept with each attempt."""
 
 
+class WebhookFormat(StrEnum):
+    """How an endpoint's requests are signed; chosen per endpoint when it is added."""
+
+    KASSE = "kasse"
+    """``Kasse-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>``, keyed with the secret's
+    text: the format of every endpoint added before the choice existed."""
+    STANDARD = "standard"
+    """Standard Webhooks (standardwebhooks.com): ``webhook-id``, ``webhook-timestamp`` and
+    ``webhook-signature: v1,<base64 HMAC-SHA256>``, keyed with the bytes a ``whsec_``
+    secret encodes, so receivers verify with that project's libraries."""
+
+
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
     SUCCEEDED = "succeeded"
@@ -46,6 +58,7 @@ class WebhookEndpoint:
     """``None``: events of every store."""
     active: bool
     created_at: datetime
+    format: WebhookFormat = WebhookFormat.KASSE
 
     def wants(self, event: OutboxEvent) -> bool:
         """Whether ``event`` goes to this endpoint.
@@ -206,6 +219,7 @@ class WebhookMessage:
     attempt: int
     """The number this attempt will most likely get (for the receiver's information)."""
     secret: str = field(repr=False)
+    format: WebhookFormat = WebhookFormat.KASSE
 
 
 def parse_event_types(text: str | Iterable[str]) -> tuple[str, ...]:

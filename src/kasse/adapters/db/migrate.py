@@ -19,21 +19,22 @@ def alembic_config() -> Config:
     return config
 
 
-def _upgrade(connection: object) -> None:
+def _upgrade(connection: object, revision: str = "head") -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
-async def upgrade_engine(engine: AsyncEngine) -> None:
+async def upgrade_engine(engine: AsyncEngine, revision: str = "head") -> None:
     async with engine.begin() as connection:
-        await connection.run_sync(_upgrade)
+        await connection.run_sync(_upgrade, revision)
 
 
-async def upgrade(url: str) -> None:
-    """Bring the database at ``url`` to the newest schema (idempotent)."""
+async def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database at ``url`` to the newest schema, or to ``revision`` (as a test
+    of a migration does); idempotent."""
     engine = create_engine(url)
     try:
-        await upgrade_engine(engine)
+        await upgrade_engine(engine, revision)
     finally:
         await engine.dispose()

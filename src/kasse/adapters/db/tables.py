@@ -463,6 +463,9 @@ webhook_endpoints = Table(
     Column("store_id", Uuid),  # NULL: every store
     Column("active", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # How requests are signed (``WebhookFormat``): endpoints from before the choice
+    # existed are in kasse's own format.
+    Column("format", String(20), nullable=False, server_default="kasse"),
 )
 
 # One outbox event on its way to one endpoint. A worker leases a row before sending it

@@ -30,6 +30,7 @@ from kasse.domain.webhooks import (
     DeliveryStatus,
     OutboxEvent,
     WebhookEndpoint,
+    WebhookFormat,
     WebhookMessage,
 )
 
@@ -48,7 +49,7 @@ def _utc_or_none(value: datetime | None) -> datetime | None:
 def _endpoint(row: Any) -> WebhookEndpoint:
     return WebhookEndpoint(id=row.id, url=row.url, events=tuple(row.events),
                            store_id=row.store_id, active=row.active,
-                           created_at=_utc(row.created_at))
+                           created_at=_utc(row.created_at), format=WebhookFormat(row.format))
 
 
 def _event(row: Any) -> OutboxEvent:
@@ -97,12 +98,13 @@ class SqlWebhookRepository:
         await self.conn.execute(insert(webhook_endpoints).values(
             id=endpoint.id, url=endpoint.url, secret=secret, events=list(endpoint.events),
             store_id=endpoint.store_id, active=endpoint.active,
-            created_at=endpoint.created_at))
+            created_at=endpoint.created_at, format=endpoint.format.value))
 
     async def endpoints(self, *, active_only: bool = False) -> list[WebhookEndpoint]:
         e = webhook_endpoints.c
         # Never the secret: it is read only to sign a claimed delivery.
-        statement = select(e.id, e.url, e.events, e.store_id, e.active, e.created_at)
+        statement = select(e.id, e.url, e.events, e.store_id, e.active, e.created_at,
+                           e.format)
         if active_only:
             statement = statement.where(e.active.is_(True))
         rows = await self.conn.execute(statement.order_by(e.created_at, e.id))
@@ -181,14 +183,14 @@ class SqlWebhookRepository:
         d, e, o = webhook_deliveries.c, webhook_endpoints.c, outbox_events.c
         rows = await self.conn.execute(
             select(d.id.label("delivery_id"), d.lease_owner, d.attempts, e.url, e.secret,
-                   o.id, o.store_id, o.topic, o.aggregate_id, o.payload, o.created_at)
+                   e.format, o.id, o.store_id, o.topic, o.aggregate_id, o.payload, o.created_at)
             .select_from(webhook_deliveries
                          .join(webhook_endpoints, e.id == d.endpoint_id)
                          .join(outbox_events, o.id == d.event_id))
             .where(d.id.in_(list(delivery_ids))))
         return [WebhookMessage(delivery_id=row.delivery_id, lease=row.lease_owner,
                                url=row.url, event=_event(row), attempt=row.attempts + 1,
-                               secret=row.secret)
+                               secret=row.secret, format=WebhookFormat(row.format))
                 for row in rows]
 
     # --- results ------------------------------------------------------------------------

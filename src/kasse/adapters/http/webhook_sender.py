@@ -12,8 +12,14 @@ from types import TracebackType
 import httpx
 
 from kasse import __version__
+from kasse.adapters.http import standard_webhooks
 from kasse.adapters.http.webhook_signature import HEADER, sign
-from kasse.domain.webhooks import RESPONSE_BODY_BYTES, AttemptOutcome, WebhookMessage
+from kasse.domain.webhooks import (
+    RESPONSE_BODY_BYTES,
+    AttemptOutcome,
+    WebhookFormat,
+    WebhookMessage,
+)
 
 CONNECT_TIMEOUT = 5.0
 TOTAL_TIMEOUT = 15.0
@@ -27,10 +33,19 @@ def encode(message: WebhookMessage) -> bytes:
 
 
 def headers(message: WebhookMessage, body: bytes, timestamp: int) -> dict[str, str]:
+    """The request's headers, signed in the endpoint's format. The ``Kasse-…`` ones that
+    describe the event and the attempt go with either format."""
+    signed: dict[str, str]
+    if message.format is WebhookFormat.STANDARD:
+        # The event id names the message: the same on every attempt, as the body's ``id``.
+        signed = standard_webhooks.signed_headers(message.secret, str(message.event.id),
+                                                  timestamp, body)
+    else:
+        signed = {HEADER: sign(message.secret, body, timestamp)}
     return {
         "Content-Type": "application/json",
         "User-Agent": f"kasse-webhooks/{__version__}",
-        HEADER: sign(message.secret, body, timestamp),
+        **signed,
         "Kasse-Event-Id": str(message.event.id),
         "Kasse-Event-Type": message.event.topic,
         "Kasse-Delivery-Id": str(message.delivery_id),

@@ -19,7 +19,7 @@ from kasse.adapters.db.database import Database
 from kasse.adapters.db.storage import SqlStorage
 from kasse.adapters.db.store_repository import find_store_row, load_store_config
 from kasse.demo import DEMO_STORE_FILE
-from kasse.services.store_import import StoreFileInvalid, import_store
+from kasse.services.store_import import StoreFileInvalid, import_store, validate_store_file
 
 MINIMAL = """\
 store:
@@ -167,6 +167,8 @@ prices = { EUR = 0.1 }
     (MINIMAL.replace("defaultCountry: DE", "defaultCountry: FR"), 5, "'FR' is not in countries"),
     (MINIMAL.replace("prices: {EUR: 0.1}", "prices: {EUR: 0.0000001}"), 19,
      "more than 6 decimal places"),
+    (MINIMAL.replace("EUR", "XXY"), 8, "'XXY' is not an ISO 4217 currency code"),
+    (MINIMAL.replace("DE", "QQ"), 10, "'QQ' is not an ISO 3166 country code"),
 ])
 def test_bad_files_name_field_and_line_and_change_nothing(
         empty_db_url: str, broken: str, line: int, needle: str) -> None:
@@ -179,6 +181,33 @@ def test_bad_files_name_field_and_line_and_change_nothing(
     assert any(needle in message for _, message in messages), messages
     assert any(found == line for found, _ in messages), messages
     assert asyncio.run(_snapshot(empty_db_url)) == before
+
+
+@pytest.mark.parametrize(("broken", "problems"), [
+    (MINIMAL.replace("EUR", "XXY"),
+     [(("currencies", 0, "code"), "'XXY' is not an ISO 4217 currency code (such as EUR or USD)")]),
+    (MINIMAL.replace("DE", "QQ"),
+     [(("countries", 0, "code"), "'QQ' is not an ISO 3166 country code (such as DE or US)")]),
+    (MINIMAL.replace("DE", "EU"),  # a union of countries, not a place to ship to
+     [(("countries", 0, "code"), "'EU' is not an ISO 3166 country code (such as DE or US)")]),
+    (MINIMAL.replace("de-DE}", "de-DE}\n  - {code: xxy, name: Made up, culture: en}"),
+     [(("currencies", 1, "code"), "'XXY' is not an ISO 4217 currency code (such as EUR or USD)")]),
+])
+def test_currencies_and_countries_must_be_iso_codes(broken: str,
+                                                     problems: list[tuple[Any, str]]) -> None:
+    with pytest.raises(StoreFileInvalid) as caught:
+        validate_store_file(parse_yaml(broken).data)
+    assert caught.value.problems == problems
+
+
+def test_real_codes_beyond_the_demo_s_are_accepted() -> None:
+    lots = MINIMAL.replace("currencies:\n", "currencies:\n" + "".join(
+        f"  - {{code: {code}, name: {code}, culture: en}}\n"
+        for code in ("CHF", "JPY", "BRL", "xts"))).replace("countries:\n", "countries:\n" + "".join(
+            f"  - {{code: {code}, name: {code}}}\n" for code in ("ch", "JP", "BR", "XK", "IC")))
+    parsed = validate_store_file(parse_yaml(lots).data)
+    assert [c.code for c in parsed.currencies] == ["CHF", "JPY", "BRL", "XTS", "EUR"]
+    assert [c.code for c in parsed.countries] == ["CH", "JP", "BR", "XK", "IC", "DE"]
 
 
 def test_cli_import_reports_errors_with_line_numbers(empty_db_url: str, tmp_path: Path) -> None:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from functools import cache
 from typing import Annotated, Literal
 from uuid import UUID
 
+from babel import Locale
+from babel.numbers import list_currencies
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -57,6 +60,44 @@ CurrencyCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=
                                                 pattern=r"^[A-Za-z]{3}$")]
 CountryCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True,
                                                pattern=r"^[A-Za-z]{2}$")]
+# CLDR names these two-letter regions too, but nobody lives or ships there.
+_NOT_COUNTRIES = frozenset({
+    "EU", "EZ", "UN",  # the European Union, the Eurozone, the United Nations
+    "QO",              # Outlying Oceania, a grouping
+    "XA", "XB",        # pseudo-locales for testing translations
+    "ZZ",              # unknown region
+})
+
+
+@cache
+def iso_currencies() -> frozenset[str]:
+    """ISO 4217 currency codes, as CLDR (shipped with Babel) knows them."""
+    return frozenset(str(code) for code in list_currencies())
+
+
+@cache
+def iso_countries() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 country codes, as CLDR (shipped with Babel) knows them."""
+    codes = (str(code) for code in Locale("en").territories)
+    return frozenset(c for c in codes if len(c) == 2 and c.isalpha()) - _NOT_COUNTRIES
+
+
+def _iso_currency(code: str) -> str:
+    if code not in iso_currencies():
+        raise ValueError(f"{code!r} is not an ISO 4217 currency code (such as EUR or USD)")
+    return code
+
+
+def _iso_country(code: str) -> str:
+    if code not in iso_countries():
+        raise ValueError(f"{code!r} is not an ISO 3166 country code (such as DE or US)")
+    return code
+
+
+# Where a currency or country is defined, its code must be a real one; everywhere else a
+# code must name one defined in the file, which the import checks.
+IsoCurrencyCode = Annotated[CurrencyCode, AfterValidator(_iso_currency)]
+IsoCountryCode = Annotated[CountryCode, AfterValidator(_iso_country)]
 RegionCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True,
                                               min_length=1, max_length=20, pattern=_ALIAS)]
 Prices = dict[CurrencyCode, Amount]
@@ -93,7 +134,7 @@ class StoreSection(_Model):
 
 class CurrencyEntry(_Model):
     id: UUID | None = None
-    code: CurrencyCode
+    code: IsoCurrencyCode
     name: Name
     culture: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
     decimalPlaces: Annotated[int, Field(ge=0, le=6)] = 2
@@ -111,7 +152,7 @@ class RegionEntry(_Model):
 
 class CountryEntry(_Model):
     id: UUID | None = None
-    code: CountryCode
+    code: IsoCountryCode
     name: Name
     defaultCurrency: CurrencyCode | None = None
     defaultPaymentMethod: Alias | None = None

@@ -1,6 +1,7 @@
 """Every request gets an id (``X-Request-Id``: the caller's when it is sane, else a new
-one), one access log line and its latency in the metrics, labelled by route template so
-that ids in paths do not explode the number of series."""
+one), its duration in a ``Server-Timing`` header, one access log line and its latency in
+the metrics, labelled by route template so that ids in paths do not explode the number
+of series."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from kasse.logs import redact_path, request_id
 access_log = logging.getLogger("kasse.access")
 REQUEST_ID = "x-request-id"
 _REQUEST_ID_BYTES = REQUEST_ID.encode()
+_SERVER_TIMING = b"server-timing"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,100}$")
 
 
@@ -50,8 +52,11 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                # How long kasse worked on it (Server-Timing, shown by browsers' tools).
+                took = (time.perf_counter() - started) * 1000
                 message["headers"] = [*message.get("headers", []),
-                                      (_REQUEST_ID_BYTES, rid.encode())]
+                                      (_REQUEST_ID_BYTES, rid.encode()),
+                                      (_SERVER_TIMING, f"app;dur={took:.1f}".encode())]
             await send(message)
 
         try:

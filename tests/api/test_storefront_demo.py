@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,9 +22,11 @@ from kasse.adapters.config_file import parse_yaml
 from kasse.adapters.db.database import Database
 from kasse.adapters.db.storage import SqlStorage
 from kasse.api.app import create_app
+from kasse.bootstrap import secret_key
 from kasse.demo import DEMO_STORE_FILE
 from kasse.payments.testgateway import GatewayConfig, create_gateway_app
 from kasse.services.store_import import import_store
+from kasse.storefront_demo.session import MAX_AGE, SessionCodec
 from tests.api.conftest import make_settings
 from tests.conftest import API_KEY, OLD_API_KEY
 
@@ -140,15 +143,37 @@ def test_forms_without_the_session_csrf_token_are_refused(
 def test_a_tampered_session_cookie_is_a_new_session(shop: TestClient) -> None:
     checkout(shop, "card")
     value = shop.cookies["kasse_demo"]
-    payload, signature = value.split(".")
+    payload, signed = value.split(".", 1)
     data = session_data(shop)
     data["cart_id"] = "00000000-0000-0000-0000-000000000001"
     forged = base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-    shop.cookies.set("kasse_demo", f"{forged}.{signature}", domain="shop.test",
+    shop.cookies.set("kasse_demo", f"{forged}.{signed}", domain="shop.test",
                      path="/demo")
     cart = shop.get("/demo/cart")
     assert "Your cart is empty" in cart.text
     assert session_data(shop).get("cart_id") is None
+
+
+def test_a_session_cookie_older_than_its_max_age_is_a_new_session(
+        demo_db_url: str, tmp_path: Path) -> None:
+    """The cookie's Max-Age is a week; a copy kept longer must not open the cart."""
+    settings = make_settings(demo_db_url, tmp_path, test_gateway=True)
+    with TestClient(create_app(settings), base_url=SHOP) as shop:
+        checkout(shop, "card")
+        session = SessionCodec(secret_key(settings)).load(shop.cookies["kasse_demo"])
+        assert session.cart_id is not None
+
+        def resigned(age: float) -> None:  # as if the cookie was issued age seconds ago
+            codec = SessionCodec(secret_key(settings), clock=lambda: time.time() - age)
+            shop.cookies.set("kasse_demo", codec.dump(session), domain="shop.test",
+                             path="/demo")
+
+        resigned(MAX_AGE - 60)
+        assert "Trail Backpack 30 L" in shop.get("/demo/cart").text
+        assert session_data(shop)["cart_id"] == session.cart_id  # and renewed
+        resigned(MAX_AGE + 60)
+        assert "Your cart is empty" in shop.get("/demo/cart").text
+        assert session_data(shop).get("cart_id") is None
 
 
 def test_pages_and_cookie_carry_strict_security_headers(shop: TestClient) -> None:

@@ -6,7 +6,13 @@ import json
 from decimal import Decimal
 
 from kasse.storefront_demo.presenters import cart_view, product_cards
-from kasse.storefront_demo.session import DemoSession, HostedCheckout, SessionCodec
+from kasse.storefront_demo.session import (
+    CLOCK_SKEW,
+    MAX_AGE,
+    DemoSession,
+    HostedCheckout,
+    SessionCodec,
+)
 from kasse.storefront_demo.storefront_api import encode_json
 
 
@@ -18,13 +24,43 @@ def test_session_survives_the_cookie_and_tampering_starts_a_new_one() -> None:
     value = codec.dump(session)
     assert codec.load(value) == session
 
-    payload, signature = value.split(".")
-    assert codec.load(f"{payload}x.{signature}").cart_id is None
-    assert codec.load(f"{payload}.{signature[:-2]}AA").cart_id is None
+    payload, signed = value.split(".", 1)
+    assert codec.load(f"{payload}x.{signed}").cart_id is None
+    assert codec.load(f"{payload}.{signed[:-2]}AA").cart_id is None
     assert SessionCodec(b"secret-two").load(value).cart_id is None
     for junk in (None, "", "no-dot", "a.b.c", "!!!.###"):
         fresh = codec.load(junk)
         assert fresh.cart_id is None and len(fresh.csrf) >= 16
+
+
+ISSUED = 1_800_000_000.0
+
+
+def _codec_at(seconds_after_issue: float) -> SessionCodec:
+    return SessionCodec(b"secret-one", clock=lambda: ISSUED + seconds_after_issue)
+
+
+def test_a_session_cookie_is_good_for_its_max_age_and_no_longer() -> None:
+    """A copied cookie stops working when the browser would have dropped it."""
+    cookie = _codec_at(0).dump(DemoSession(cart_id="c1"))
+    assert _codec_at(0).load(cookie).cart_id == "c1"
+    assert _codec_at(MAX_AGE).load(cookie).cart_id == "c1"
+    assert _codec_at(MAX_AGE + 1).load(cookie).cart_id is None
+    assert _codec_at(365 * 24 * 3600).load(cookie).cart_id is None
+    # Servers' clocks may differ a little, not by more.
+    assert _codec_at(-CLOCK_SKEW).load(cookie).cart_id == "c1"
+    assert _codec_at(-CLOCK_SKEW - 1).load(cookie).cart_id is None
+
+
+def test_an_old_cookie_cannot_be_given_a_fresh_date() -> None:
+    old = _codec_at(0).dump(DemoSession(cart_id="c1"))
+    fresh = _codec_at(MAX_AGE).dump(DemoSession(cart_id="c2"))
+    payload, _date, signature = old.split(".")
+    _payload, fresh_date, _signature = fresh.split(".")
+    reader = _codec_at(MAX_AGE + 1)
+    assert reader.load(old).cart_id is None
+    assert reader.load(f"{payload}.{fresh_date}.{signature}").cart_id is None
+    assert reader.load(fresh).cart_id == "c2"
 
 
 def test_csrf_token_must_match_exactly() -> None:

@@ -2,27 +2,34 @@
 
 The demo keeps no server-side state, so that any number of kasse processes can serve it:
 everything it remembers about a shopper travels in one cookie, signed with HMAC-SHA256 so
-that a shopper cannot point it at someone else's order. The cookie also carries the
-per-session CSRF token that every form repeats.
+that a shopper cannot point it at someone else's order. The signature covers the time the
+cookie was issued, so a copy kept past the cookie's Max-Age no longer works. The cookie
+also carries the per-session CSRF token that every form repeats.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from itsdangerous import BadData, TimestampSigner
 from starlette.requests import Request
 from starlette.responses import Response
 
 COOKIE = "kasse_demo"
 COOKIE_PATH = "/demo"
 MAX_AGE = 7 * 24 * 3600
+"""Seconds a session cookie is good for after it was last issued (every page renews it)."""
+CLOCK_SKEW = 60
+"""Seconds a cookie may seem to come from the future: the clocks of several servers behind
+one shop may differ a little."""
 CSRF_FIELD = "csrf"
 
 
@@ -64,33 +71,46 @@ class DemoSession:
         return hmac.compare_digest(given.encode(), self.csrf.encode())
 
 
+class _DatedSigner(TimestampSigner):
+    """itsdangerous' timestamp signer, telling the time by ``clock``."""
+
+    def __init__(self, secret: bytes, clock: Callable[[], float]) -> None:
+        # A key of its own (derived with the salt), so a demo cookie can never be replayed
+        # as a payment link.
+        super().__init__(secret, salt=b"kasse storefront demo session",
+                         key_derivation="hmac", digest_method=hashlib.sha256)
+        self._clock = clock
+
+    def get_timestamp(self) -> int:
+        return int(self._clock())
+
+
 class SessionCodec:
-    """Turns a session into a signed cookie value and back; anything tampered is dropped."""
+    """Turns a session into a signed, dated cookie value and back; a value tampered with,
+    signed with another key or older than ``MAX_AGE`` is dropped (a new session)."""
 
-    def __init__(self, secret: bytes) -> None:
-        # A key of its own, so a demo cookie can never be replayed as a payment link.
-        self._key = hmac.new(secret, b"kasse storefront demo session", hashlib.sha256).digest()
-
-    def _sign(self, payload: bytes) -> bytes:
-        return hmac.new(self._key, payload, hashlib.sha256).digest()
+    def __init__(self, secret: bytes, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._signer = _DatedSigner(secret, clock)
 
     def dump(self, session: DemoSession) -> str:
         data = {k: v for k, v in asdict(session).items() if v is not None}
         payload = json.dumps(data, separators=(",", ":")).encode()
-        return f"{_b64(payload)}.{_b64(self._sign(payload))}"
+        return self._signer.sign(_b64(payload)).decode("ascii")
 
     def load(self, value: str | None) -> DemoSession:
-        if not value or value.count(".") != 1:
-            return DemoSession()
-        encoded, signature = value.split(".")
-        try:
-            payload, given = _unb64(encoded), _unb64(signature)
-        except (binascii.Error, ValueError):
-            return DemoSession()
-        if not hmac.compare_digest(self._sign(payload), given):
+        if not value:
             return DemoSession()
         try:
-            return _session_from(json.loads(payload))
+            encoded, issued = self._signer.unsign(value, return_timestamp=True)
+        except BadData:
+            return DemoSession()
+        # Checked here rather than by unsign's max_age, which refuses a cookie dated even
+        # a second ahead of this server's clock.
+        if not -CLOCK_SKEW <= self._clock() - issued.timestamp() <= MAX_AGE:
+            return DemoSession()
+        try:
+            return _session_from(json.loads(_unb64(encoded.decode("ascii"))))
         except (ValueError, TypeError, KeyError):
             return DemoSession()
 

@@ -9,10 +9,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from kasse.adapters.db.outage import unavailable
 from kasse.api.responses import JsonResponse, notifications_header
 from kasse.api.shaping import ShapeSyntaxError
 from kasse.domain.errors import Conflict, DomainError, NotFound
@@ -154,9 +155,12 @@ def install(app: FastAPI) -> None:
             detail = str(exc.detail)
         return problem(exc.status_code, detail, headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(OperationalError)
-    async def _database_busy(request: Request, exc: OperationalError) -> Response:
-        # A lock wait that ran out, or the database being unreachable: worth a retry.
+    @app.exception_handler(DBAPIError)
+    async def _database_unavailable(request: Request, exc: DBAPIError) -> Response:
+        if not unavailable(exc):
+            raise exc  # a fault in what was asked of the database: an unexpected error
+        # A lock wait that ran out, the database unreachable or its connection lost:
+        # worth a retry.
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
                     exc.orig)
         return problem(503, "the database is busy or unavailable; try again shortly",

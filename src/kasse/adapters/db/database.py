@@ -3,20 +3,86 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 from sqlalchemy.sql import Select
 
 from kasse.adapters.db.engine import SQLITE_BUSY_MS, WRITE_OPTION, create_engine
+from kasse.adapters.db.outage import connection_lost
 from kasse.adapters.db.probe import PostgresProbe, ProbeUnavailable, SqliteProbe
 
 LOCK_WAIT_SECONDS = 10.0
 """How long a writer waits for SQLite's write lock held by another process."""
+
+log = logging.getLogger("kasse.db")
+
+
+class _Connection(AsyncConnection):
+    """An engine connection whose failure to open is always an ``OperationalError``.
+
+    The PostgreSQL driver raises what it met while connecting as it is (a refused socket,
+    the server starting up or out of connections, a connection ended during its set-up);
+    every one of them means that the database cannot be reached now.
+    """
+
+    async def start(self, is_ctxmanager: bool = False) -> AsyncConnection:
+        try:
+            return await super().start(is_ctxmanager)
+        except DBAPIError:
+            raise
+        except Exception as exc:
+            raise _unreachable(exc) from exc
+
+
+class _ReadConnection(_Connection):
+    """A connection that only reads: a statement that finds the connection lost (ended by
+    the server or an administrator, say) runs once more, on a fresh connection, and losing
+    it once the reading is done is no failure of the read.
+
+    Reads never write, and on PostgreSQL (READ COMMITTED) each statement sees what was
+    committed when it started: running it again on another connection is no different
+    from having run it a moment later on this one.
+    """
+
+    async def execute(self, statement: Any, parameters: Any = None, *,
+                      execution_options: Any = None) -> Any:
+        try:
+            return await super().execute(statement, parameters,
+                                         execution_options=execution_options)
+        except DBAPIError as exc:
+            if not connection_lost(exc):
+                raise
+            log.warning("connection lost during a read (%s); reading again on a fresh "
+                        "connection", exc.orig)
+        await self.invalidate()  # a driver state that broke may not have closed it
+        await self.rollback()  # the lost transaction; the connection may reconnect now
+        try:
+            await self.get_raw_connection()
+        except DBAPIError:
+            raise
+        except Exception as exc:
+            raise _unreachable(exc) from exc
+        return await super().execute(statement, parameters,
+                                     execution_options=execution_options)
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        except DBAPIError as exc:
+            if not connection_lost(exc):
+                raise
+            # The read has its answer; the transaction that could not be ended held
+            # nothing to lose, and the pool discards the connection it cannot reset.
+
+
+def _unreachable(exc: Exception) -> OperationalError:
+    return OperationalError("connect", None, exc)
 
 
 class Database:
@@ -43,13 +109,13 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """Commit on success, roll back on any exception. On SQLite it holds the write lock."""
-        async with self._writers or nullcontext(), self.engine.connect() as conn:
+        async with self._writers or nullcontext(), _Connection(self.engine) as conn:
             await conn.execution_options(**{WRITE_OPTION: True})
             transaction = await self._begin(conn)
             try:
                 yield conn
             except BaseException:
-                await transaction.rollback()
+                await _roll_back(transaction)
                 raise
             await transaction.commit()
 
@@ -72,7 +138,9 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
+        """A connection for reads only; a statement whose connection is lost under it is
+        run once more on a fresh one, so that a reader seldom notices."""
+        async with _ReadConnection(self.engine) as conn:
             yield conn
 
     async def scalar(self, statement: Select[Any], params: Mapping[str, Any]) -> Any:
@@ -94,3 +162,13 @@ class Database:
         if self._pg_probe is not None:
             await self._pg_probe.close()
         await self.engine.dispose()
+
+
+async def _roll_back(transaction: AsyncTransaction) -> None:
+    """Roll back after a failure, never hiding it: when the rollback fails too (the
+    connection being gone, say), the failure that caused it is the one to report; the
+    pool discards a connection it cannot reset."""
+    try:
+        await transaction.rollback()
+    except Exception as exc:
+        log.warning("rollback after a failure failed as well: %r", exc)

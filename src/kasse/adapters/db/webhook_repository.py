@@ -272,12 +272,15 @@ def on_outbox_commit(engine: AsyncEngine, callback: Callable[[], None]) -> Calla
         if isinstance(clause, Insert) and clause.table is outbox_events:
             conn.info[_OUTBOX_WRITTEN] = True
 
+    # A connection lost in the middle of a transaction is rolled back invalidated: its
+    # ``info`` went with it, and asking for it would raise over the error that lost it.
     def committed(conn: Any) -> None:
-        if conn.info.pop(_OUTBOX_WRITTEN, False):
+        if not conn.invalidated and conn.info.pop(_OUTBOX_WRITTEN, False):
             callback()
 
     def rolled_back(conn: Any) -> None:
-        conn.info.pop(_OUTBOX_WRITTEN, None)
+        if not conn.invalidated:
+            conn.info.pop(_OUTBOX_WRITTEN, None)
 
     listeners = (("after_execute", executed), ("commit", committed),
                  ("rollback", rolled_back))

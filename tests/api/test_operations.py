@@ -72,6 +72,37 @@ def test_a_log_line_is_json_with_the_request_id_and_no_tokens(
     assert isinstance(line["durationMs"], float)
 
 
+def test_error_log_lines_carry_no_tokens(client: TestClient, caplog: pytest.LogCaptureFixture,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lines an error leaves blank out a path's tokens as the access log does: here a
+    payment link met with an unexpected error, and a pay page met with the database down."""
+    link = "pl1.eyJzIjoiMDAiLCJvIjoiMDAiLCJlIjoxfQ.c2lnbmF0dXJlLW9mLXRoZS1saW5r"
+    pay_token = "Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXg"
+    order_id = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+
+    async def fails(*_: object) -> None:
+        raise RuntimeError("an unexpected fault")
+
+    app: Any = client.app
+    down = Database.from_url("postgresql://kasse@127.0.0.1:1/kasse")  # nothing listens
+    monkeypatch.setattr(app.state.orders, "by_payment_link", fails)
+    with caplog.at_level(logging.WARNING, logger="kasse.api"):
+        linked = client.get(f"{BASE}/v1/order/{link}")
+        monkeypatch.setattr(app.state.storage, "db", down)
+        paid = client.get(f"{BASE}/v1/checkout/{order_id}/pay/{pay_token}")
+    asyncio.run(down.dispose())
+
+    assert linked.status_code == 500 and paid.status_code == 503
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records
+             if r.name == "kasse.api"]
+    assert [line["message"].split(": ")[0] for line in lines] == [
+        f"unhandled error on GET {BASE}/v1/order/[redacted]",
+        f"database unavailable on GET {BASE}/v1/checkout/{order_id}/pay/[redacted]"]
+    assert "RuntimeError: an unexpected fault" in lines[0]["error"]
+    for line in lines:
+        assert link not in json.dumps(line) and pay_token not in json.dumps(line)
+
+
 def test_paths_lose_their_secrets() -> None:
     assert redact_path("/x/v1/checkout/abc/pay/SECRET/completed") == \
         "/x/v1/checkout/abc/pay/[redacted]/completed"

@@ -18,6 +18,7 @@ from kasse.api.responses import JsonResponse, notifications_header
 from kasse.api.shaping import ShapeSyntaxError
 from kasse.domain.errors import Conflict, DomainError, NotFound
 from kasse.domain.order import Notice
+from kasse.logs import redact_path
 
 log = logging.getLogger("kasse.api")
 
@@ -161,12 +162,13 @@ def install(app: FastAPI) -> None:
             raise exc  # a fault in what was asked of the database: an unexpected error
         # A lock wait that ran out, the database unreachable or its connection lost:
         # worth a retry.
-        log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
-                    exc.orig)
+        log.warning("database unavailable on %s %s: %s", request.method,
+                    redact_path(request.url.path), exc.orig)
         return problem(503, "the database is busy or unavailable; try again shortly",
                        "database-unavailable", headers={"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s %s", request.method,
+                      redact_path(request.url.path))
         return problem(500, "an unexpected error occurred; it has been logged", "internal")

@@ -5,6 +5,7 @@
     python3 tasks.py test    set up .venv with test tools (and Debian's chromium for the
                              browser tests) and run the whole suite
     python3 tasks.py bench   run the benchmarks (see the README's performance section)
+    python3 tasks.py plantings   plant each guarded bug in a copy and check its tests fail
 
 ``test`` passes further arguments to pytest. ``test --postgres URL`` runs the suite
 against a fresh database created on that PostgreSQL server.
@@ -108,6 +109,21 @@ def test(args: list[str]) -> int:
     return result.returncode
 
 
+def plantings(args: list[str]) -> int:
+    """Plant each guarded bug in a copy of the source and check that its tests fail
+    (tests/plantings); ``--postgres URL`` runs the ones that matter on PostgreSQL."""
+    ensure_venv("test")
+    env = dict(os.environ)
+    if args[:1] == ["--postgres"]:
+        if len(args) < 2:
+            sys.exit("usage: tasks.py plantings --postgres postgresql://user@host:port/db")
+        env["KASSE_TEST_DATABASE_URL"] = args[1]
+    else:
+        env.pop("KASSE_TEST_DATABASE_URL", None)
+    return subprocess.run([str(PYTHON), "-m", "tests.plantings"], cwd=ROOT,
+                          env=env).returncode
+
+
 def bench(args: list[str]) -> int:
     """The benchmarks (bench/): kasse and a bare baseline under load, on both engines."""
     ensure_venv("test")
@@ -117,7 +133,7 @@ def bench(args: list[str]) -> int:
 def main() -> int:
     if sys.version_info < (3, 11):  # noqa: UP036 (tells users of an old python3 why)
         sys.exit("kasse needs Python 3.11 or newer")
-    commands = {"run": run, "test": test, "bench": bench}
+    commands = {"run": run, "test": test, "bench": bench, "plantings": plantings}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2

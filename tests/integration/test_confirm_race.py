@@ -1,5 +1,8 @@
 """Confirming one inline payment many times at once, across two kasse processes: one
-finalization, and every answer is the same order number (200) or a clear conflict (409)."""
+finalization, and every answer is the same order number (200) or a clear conflict (409).
+
+The confirms are held at a gate (tests/integration/race_gate.py) until all of them wait
+inside the servers for the order, then released together: they race for real."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from sqlalchemy import text
 
 from kasse.adapters.db.database import Database
 from tests.conftest import API_KEY
+from tests.integration.race_gate import Gate, gate
 
 BASE = "/umbraco/commerce/storefront/api"
 HEADERS = {"Api-Key": API_KEY, "Store": "demo"}
@@ -18,7 +22,8 @@ SAME = 40
 OTHERS = 10
 
 
-async def _storm(server: str) -> tuple[dict[str, Any], list[httpx.Response]]:
+async def _storm(server: str, db_url: str
+                 ) -> tuple[dict[str, Any], list[httpx.Response], Gate]:
     async with httpx.AsyncClient(base_url=server, headers=HEADERS, timeout=60,
                                  limits=httpx.Limits(max_connections=60)) as http:
         order_id = (await http.post(f"{BASE}/v1/orders", json={})).json()["id"]
@@ -36,13 +41,18 @@ async def _storm(server: str) -> tuple[dict[str, Any], list[httpx.Response]]:
                 "amount": amount, "transactionId": transaction_id,
                 "paymentStatus": "Authorized"})
 
-        responses = await asyncio.gather(*([confirm("tx-same") for _ in range(SAME)]
-                                           + [confirm(f"tx-{i}") for i in range(OTHERS)]))
+        # The distinct transactions are spread among the repeats, so that no kind of
+        # contender reaches the order before the others.
+        contenders = [confirm("tx-same") for _ in range(SAME)]
+        for i in range(OTHERS):
+            contenders.insert(i * (SAME // OTHERS), confirm(f"tx-{i}"))
+        async with gate(db_url, order_id) as held:
+            responses = await held.contend(contenders, expected_waiters=10)
         final = (await http.get(f"{BASE}/v1/order/{order_id}")).json()
         stock = (await http.get(f"{BASE}/v1/products",
                                 params={"productReference": "camp-mug"})).json()[0]["stock"]
     return {"order": final, "stock": stock, "number": initialized.json()["orderNumber"]}, \
-        list(responses)
+        list(responses), held
 
 
 async def _finalized_events(url: str) -> int:
@@ -57,7 +67,8 @@ async def _finalized_events(url: str) -> int:
 
 
 def test_concurrent_confirms_finalize_once(server: str, demo_db_url: str) -> None:
-    result, responses = asyncio.run(_storm(server))
+    result, responses, held = asyncio.run(_storm(server, demo_db_url))
+    held.assert_overlapped()
 
     statuses = [r.status_code for r in responses]
     assert set(statuses) <= {200, 409}, [r.text for r in responses if r.status_code >= 500]

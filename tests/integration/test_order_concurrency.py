@@ -107,3 +107,54 @@ async def _stale_copy(demo_db_url: str) -> None:
         assert [line.quantity for line in current.order.lines] == [Decimal(3)]
     finally:
         await db.dispose()
+
+
+def test_a_second_writer_of_an_order_waits_for_the_first_and_sees_its_change(
+        demo_db_url: str) -> None:
+    """Writers of one order queue (PostgreSQL: the order's row lock; SQLite: the write
+    lock) instead of both working on the same version and one of them retrying."""
+    asyncio.run(_queueing_writers(demo_db_url))
+
+
+async def _queueing_writers(demo_db_url: str) -> None:
+    db = Database.from_url(demo_db_url)
+    storage = SqlStorage(db)
+    try:
+        config = await StoreDirectory(storage).get("demo")
+        created = await Orders(storage).create(
+            config, resolve_session(config, SessionHeaders()), NewOrder())
+        order_id = created.order.id
+        first_has_it = asyncio.Event()
+        release = asyncio.Event()
+
+        async def first() -> None:
+            async with storage.ordering(write=True) as unit:
+                order = await unit.orders.get(config.store.id, order_id, for_update=True)
+                assert order is not None
+                first_has_it.set()
+                await release.wait()
+                order.tags = ["first"]
+                await unit.orders.save(order)
+
+        async def second() -> list[str]:
+            async with storage.ordering(write=True) as unit:
+                order = await unit.orders.get(config.store.id, order_id, for_update=True)
+                assert order is not None
+                seen = list(order.tags)
+                order.tags = [*order.tags, "second"]
+                await unit.orders.save(order)  # no conflict: it waited for the first
+                return seen
+
+        one = asyncio.create_task(first())
+        await first_has_it.wait()
+        two = asyncio.create_task(second())
+        await asyncio.sleep(0.5)
+        assert not two.done(), "the second writer got the order while the first held it"
+        release.set()
+        await one
+        assert await two == ["first"]
+        async with storage.ordering(write=False) as unit:
+            final = await unit.orders.get(config.store.id, order_id)
+        assert final is not None and final.tags == ["first", "second"]
+    finally:
+        await db.dispose()

@@ -1,6 +1,7 @@
 """Orders racing for the last use of a discount code, or for the last balance of a gift
 card, across two kasse processes: one wins, the others get a clear error, stay open and
-can be paid again at the amount without what they lost."""
+can be paid again at the amount without what they lost. The confirms are held at a gate
+(race_gate.py) until all of them wait for the code or card, then let go together."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from kasse.adapters.db.storage import SqlStorage
 from kasse.demo import DEMO_STORE_FILE
 from kasse.services.store_import import import_store
 from tests.conftest import API_KEY
+from tests.integration.race_gate import gate
 
 BASE = "/umbraco/commerce/storefront/api"
 HEADERS = {"Api-Key": API_KEY, "Store": "demo"}
@@ -72,12 +74,16 @@ def _confirm(http: httpx.AsyncClient, order_id: str, amount: Any, tx: str
         "amount": amount, "transactionId": tx, "paymentStatus": "Authorized"})
 
 
-async def _race(server: str, code: str) -> dict[str, Any]:
+async def _race(server: str, db_url: str, code: str, row: tuple[str, str, object]
+                ) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=server, headers=HEADERS, timeout=60) as http:
         orders = [await _cart(http, code) for _ in range(CARTS)]
         amounts = [await _initialize(http, order_id) for order_id in orders]
-        first = await asyncio.gather(*(_confirm(http, o, a, f"tx-{o}")
-                                       for o, a in zip(orders, amounts, strict=True)))
+        # Held until every confirm waits for the code's (or card's) row, then let go.
+        async with gate(db_url, row=row) as held:
+            first = await held.contend([_confirm(http, o, a, f"tx-{o}")
+                                        for o, a in zip(orders, amounts, strict=True)],
+                                       expected_waiters=CARTS - 1)
         losers = [o for o, r in zip(orders, first, strict=True) if r.status_code != 200]
         open_after = [(await http.get(f"{BASE}/v1/order/{o}")).json()["isFinalized"]
                       for o in losers]
@@ -87,6 +93,7 @@ async def _race(server: str, code: str) -> dict[str, Any]:
             amount = await _initialize(http, order_id)
             second.append((amount, await _confirm(http, order_id, amount, f"again-{order_id}")))
         finals = [(await http.get(f"{BASE}/v1/order/{o}")).json() for o in orders]
+    held.assert_overlapped()
     return {"amounts": amounts, "first": first, "open_after": open_after,
             "second": second, "finals": finals}
 
@@ -101,7 +108,8 @@ async def _rows(url: str, sql: str) -> list[Any]:
 
 
 def test_the_last_use_of_a_code_goes_to_one_order(race_store: str, server: str) -> None:
-    result = asyncio.run(_race(server, LAST_USE))
+    result = asyncio.run(_race(server, race_store, LAST_USE,
+                               ("discount_codes", "code", LAST_USE)))
 
     statuses = [r.status_code for r in result["first"]]
     assert statuses.count(200) == 1, [r.text for r in result["first"]]
@@ -129,7 +137,8 @@ def test_the_last_use_of_a_code_goes_to_one_order(race_store: str, server: str) 
 
 
 def test_the_last_balance_of_a_gift_card_is_spent_once(race_store: str, server: str) -> None:
-    result = asyncio.run(_race(server, SMALL_CARD))
+    result = asyncio.run(_race(server, race_store, SMALL_CARD,
+                               ("gift_cards", "code", SMALL_CARD)))
 
     statuses = [r.status_code for r in result["first"]]
     assert statuses.count(200) == 1, [r.text for r in result["first"]]

@@ -1,0 +1,93 @@
+"""Planted bugs: proof that the tests guarding kasse's central promises can fail.
+
+Each planting removes one safeguard from a copy of the source (the working tree is never
+touched), runs the tests that claim to guard it on the engines where the safeguard
+matters, and expects them to fail. A planting whose tests still pass means the promise is
+no longer proven; a planting whose text is no longer found in the source means the code
+moved and the planting must follow it. Both make the run fail.
+
+    python3 tasks.py plantings            # on SQLite
+    python3 tasks.py plantings --postgres postgresql://user@host:port/db
+
+CI runs both after the suite (see .ci/run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Planting:
+    name: str
+    why: str
+    """What would go wrong in production without the safeguard."""
+    file: str
+    """Relative to the repository."""
+    replacements: tuple[tuple[str, str], ...]
+    """(text found exactly once, what replaces it)."""
+    tests: tuple[str, ...]
+    engines: frozenset[str]
+    """``sqlite`` and/or ``postgresql``: where the safeguard is the one that matters."""
+
+
+ORDER_REPOSITORY = "src/kasse/adapters/db/order_repository.py"
+ROW_LOCK = ('''\
+    orders.c.id == bindparam("b_id"), orders.c.store_id == bindparam("b_store_id")
+).with_for_update()''', '''\
+    orders.c.id == bindparam("b_id"), orders.c.store_id == bindparam("b_store_id")
+)''')
+VERSION_TERM = ('''orders.c.version == bindparam("b_version"))''',
+                '''or_(orders.c.version == bindparam("b_version"), true()))''')
+VERSION_IMPORT = ("from sqlalchemy import ", "from sqlalchemy import or_, true, ")
+ROWCOUNT = ("            **_order_values(order)})\n        if result.rowcount != 1:",
+            "            **_order_values(order)})\n        if False:")
+RACES = ("tests/integration/test_confirm_race.py",
+         "tests/integration/test_checkout_race.py::"
+         "test_one_finalization_whatever_arrives_at_once")
+QUEUEING = ("tests/integration/test_order_concurrency.py::"
+            "test_a_second_writer_of_an_order_waits_for_the_first_and_sees_its_change",)
+STALE = ("tests/integration/test_order_concurrency.py::"
+         "test_saving_a_stale_copy_is_refused_and_changes_nothing",)
+BOTH = frozenset({"sqlite", "postgresql"})
+POSTGRESQL = frozenset({"postgresql"})
+
+PLANTINGS = (
+    Planting(
+        "no order lock, version term or rowcount check",
+        "two finalizations of one order at once: two order numbers' worth of stock taken, "
+        "two transactions kept",
+        ORDER_REPOSITORY, (ROW_LOCK, VERSION_IMPORT, VERSION_TERM, ROWCOUNT), RACES,
+        POSTGRESQL),
+    Planting(
+        "no order row lock",
+        "writers of one order work on the same version; all but one fail and retry",
+        ORDER_REPOSITORY, (ROW_LOCK,), QUEUEING, POSTGRESQL),
+    Planting(
+        "no version term in the order's save",
+        "a stale copy of an order overwrites a newer one (lost update)",
+        ORDER_REPOSITORY, (VERSION_IMPORT, VERSION_TERM), STALE, BOTH),
+    Planting(
+        "no rowcount check after the order's save",
+        "a save that changed nothing is taken as done (lost update)",
+        ORDER_REPOSITORY, (ROWCOUNT,), STALE, BOTH),
+    Planting(
+        "no unique index on the provider's event id",
+        "a webhook delivered twice is processed twice",
+        "src/kasse/adapters/db/migrations/versions/0003_checkout.py",
+        (("    sa.UniqueConstraint('provider_alias', 'event_id', "
+          "name='uq_payment_events_provider_event')\n", ""),),
+        ("tests/integration/test_checkout_race.py::"
+         "test_one_finalization_whatever_arrives_at_once",
+         "tests/integration/test_hosted_checkout.py::"
+         "test_a_webhook_delivered_twice_is_processed_once"),
+        BOTH),
+    Planting(
+        "SQLite writers not taking the write lock at BEGIN",
+        "two writers read the same order and the later one fails with 'database is "
+        "locked' (a 503) instead of waiting its turn",
+        "src/kasse/adapters/db/engine.py",
+        (('statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"',
+          'statement = "BEGIN"'),),
+        RACES + QUEUEING, frozenset({"sqlite"})),
+)

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from kasse.adapters.db.database import Database
 from kasse.adapters.db.storage import SqlStorage
+from kasse.domain.payment import PaymentStatus
 from kasse.services.catalog import StoreDirectory
 from tests.api.conftest import BASE
 
@@ -37,7 +38,8 @@ async def _finalize(db_url: str, order_id: str) -> None:
             order = await unit.orders.get(config.store.id, UUID(order_id), for_update=True)
             assert order is not None
             order.finalize(datetime.now(UTC), amount=Decimal("25.80"),
-                           transaction_id="tx-1", payment_status="Authorized")
+                           transaction_id="tx-1", payment_status=PaymentStatus.AUTHORIZED,
+                           currency_code="EUR")
             await unit.orders.save(order)
     finally:
         await db.dispose()

@@ -26,6 +26,7 @@ from kasse.domain.order import (
     OrderFinalized,
     OrderLine,
 )
+from kasse.domain.payment import PaymentStatus
 from kasse.domain.store import (
     AllowedCountry,
     Country,
@@ -491,7 +492,8 @@ CHANGES: dict[str, Change] = {
     "set tags": lambda s, o: o.set_tags(["late"]),
     "set properties": lambda s, o: o.set_properties({"comment": "too late"}),
     "finalize again": lambda s, o: o.finalize(NOW, amount=D(0), transaction_id="t2",
-                                              payment_status="Authorized"),
+                                              payment_status=PaymentStatus.AUTHORIZED,
+                                              currency_code="EUR"),
 }
 
 
@@ -506,7 +508,8 @@ def test_a_finalized_order_refuses_every_change(shop: Shop, name: str) -> None:
     order.set_tags(["vip"])
     order.set_properties({"email": "anna@example.com"})
     order.order_number = "ORDER-0001"
-    order.finalize(NOW, amount=D("30.90"), transaction_id="t1", payment_status="Authorized")
+    order.finalize(NOW, amount=D("30.90"), transaction_id="t1",
+                   payment_status=PaymentStatus.AUTHORIZED, currency_code="EUR")
     before = copy.deepcopy(order)
     with pytest.raises(OrderFinalized, match="ORDER-0001 is finalized"):
         CHANGES[name](shop, order)

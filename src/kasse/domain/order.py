@@ -14,17 +14,23 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
+from kasse.domain import events as domain_events
 from kasse.domain.discounts import CodeRejected, CodeUsage, GiftCard, normalize_code
 from kasse.domain.errors import InvalidInput, NotFound
+from kasse.domain.events import (
+    DomainEvent,
+    PaymentFailed,
+    PaymentNotApplied,
+    PaymentStatusChanged,
+)
 from kasse.domain.money import decimal_places_of
 from kasse.domain.order_properties import MAX_PROPERTY_LENGTH, clean_properties
+from kasse.domain.payment import PaymentStatus
 from kasse.domain.store import (
-    Country,
     Currency,
     PaymentMethod,
     Product,
     ProductVariant,
-    Region,
     ShippingMethod,
     StoreConfig,
     TaxClass,
@@ -125,12 +131,14 @@ class Order:
     code_usage: dict[str, CodeUsage] = field(default_factory=dict, compare=False)
     gift_cards: dict[str, GiftCard] = field(default_factory=dict, compare=False)
     finalized_at: datetime | None = None
-    payment_status: str | None = None
+    payment_status: PaymentStatus | None = None
     transaction_id: str | None = None
     authorized_amount: Decimal | None = None
     fee_amount: Decimal | None = None
     version: int = 1
     notices: list[Notice] = field(default_factory=list, compare=False)
+    events: list[DomainEvent] = field(default_factory=list, compare=False)
+    """What happened to the order in this unit of work, for the outbox."""
 
     # --- state ---------------------------------------------------------------------
 
@@ -160,13 +168,6 @@ class Order:
         if self.shipping_same_as_billing or self.shipping_country_id is None:
             return self.billing_region_id
         return self.shipping_region_id
-
-    def tax_destination(self, config: StoreConfig) -> tuple[Country | None, Region | None]:
-        """Tax follows the shipping country, then billing, then the store default."""
-        country = config.country_by_id(self.effective_shipping_country_id)
-        if country is not None:
-            return country, config.region_by_id(self.effective_shipping_region_id)
-        return config.country_by_id(config.store.default_country_id), None
 
     # --- lines -----------------------------------------------------------------------
 
@@ -450,17 +451,25 @@ class Order:
         self.ensure_open()
         if self.order_number is None:
             self.order_number = order_number
-        self.payment_status = "Initialized"
+        self.payment_status = PaymentStatus.INITIALIZED
 
-    def payment_failed(self, status: str) -> None:
-        """A cancelled or failed payment leaves the cart open and payable."""
-        if not self.is_finalized:
-            self.payment_status = status
+    def payment_failed(self, status: PaymentStatus, at: datetime, *, reference: str,
+                       checkout: str, amount: Decimal) -> bool:
+        """A cancelled or failed payment leaves the cart open and payable; reported once
+        per status (False: nothing changed)."""
+        if self.is_finalized or self.payment_status is status:
+            return False
+        self.payment_status = status
+        self.updated_at = at
+        self.events.append(PaymentFailed(self.store_id, self.id, self.order_number, at,
+                                         status, reference, checkout, amount))
+        return True
 
     def finalize(self, at: datetime, *, amount: Decimal, transaction_id: str,
-                 payment_status: str, fee: Decimal | None = None,
-                 order_status_id: UUID | None = None,
-                 metadata: Mapping[str, str] | None = None) -> None:
+                 payment_status: PaymentStatus, currency_code: str,
+                 fee: Decimal | None = None, order_status_id: UUID | None = None,
+                 metadata: Mapping[str, str] | None = None) -> domain_events.OrderFinalized:
+        """Place the order for a payment (the settlement machine decided it may)."""
         self.ensure_open()
         self.finalized_at = at
         self.authorized_amount = amount
@@ -472,6 +481,32 @@ class Order:
         for key, value in (metadata or {}).items():
             if value:
                 self.server_properties[key] = value
+        self.updated_at = at
+        placed = domain_events.OrderFinalized(self.store_id, self.id, self.order_number, at,
+                                transaction_id, payment_status, amount, currency_code)
+        self.events.append(placed)
+        return placed
+
+    def advance_payment(self, status: PaymentStatus, at: datetime, *, cause: str,
+                        amount: Decimal | None = None, currency_code: str | None = None
+                        ) -> None:
+        """The placed order's payment moved on (captured, cancelled, refunded …)."""
+        previous = self.payment_status
+        self.payment_status = status
+        self.updated_at = at
+        self.events.append(PaymentStatusChanged(
+            self.store_id, self.id, self.order_number, at, self.transaction_id, status,
+            previous, amount, currency_code, cause))
+
+    def payment_not_applied(self, at: datetime, *, transaction_id: str, reference: str,
+                            status: PaymentStatus, amount: Decimal, currency_code: str | None,
+                            reason: str) -> PaymentNotApplied:
+        """Money was taken that this order cannot use; the order itself is unchanged."""
+        news = PaymentNotApplied(self.store_id, self.id, self.order_number, at,
+                                 transaction_id, reference, status, amount, currency_code,
+                                 reason)
+        self.events.append(news)
+        return news
 
 
 def merge_properties(target: dict[str, str], values: Mapping[str, str]) -> None:

@@ -38,12 +38,13 @@ def check_operation(order: Order, kind: PaymentOperationKind, amount: Decimal | 
     if not order.is_finalized or not order.transaction_id:
         raise OperationNotAllowed(f"order {label} has no payment yet; only a finalized "
                                   "order's payment can be managed")
-    status = order.payment_status or ""
+    status = order.payment_status
     allowed = _ALLOWED_FROM[kind]
-    if status not in {s.value for s in allowed}:
+    if status not in allowed:
         wanted = " or ".join(sorted(s.value for s in allowed))
+        now = status.value if status else "unknown"
         raise OperationNotAllowed(f"cannot {kind.value} the payment of order {label}: it is "
-                                  f"{status or 'unknown'}, and {kind.value} needs {wanted}")
+                                  f"{now}, and {kind.value} needs {wanted}")
     if amount is None:
         return
     if kind is PaymentOperationKind.CANCEL:

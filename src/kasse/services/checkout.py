@@ -28,9 +28,17 @@ from kasse.domain.checkout import (
     validate_for_payment,
 )
 from kasse.domain.errors import DomainError, InvalidInput, NotFound
+from kasse.domain.events import (
+    DomainEvent,
+    PaymentFailed,
+    PaymentGiveBackFailed,
+    PaymentGivenBack,
+    PaymentNotApplied,
+)
 from kasse.domain.order import Order
 from kasse.domain.order_calculation import calculate
-from kasse.domain.payment import PaymentStatus, moves_forward
+from kasse.domain.payment import PaymentStatus
+from kasse.domain.settlement import PaymentNews, Settlement, settle
 from kasse.domain.store import PaymentMethod, StoreConfig
 from kasse.payments.provider import (
     CANCEL,
@@ -52,15 +60,14 @@ from kasse.services import telemetry
 from kasse.services.catalog import StoreDirectory
 from kasse.services.finalization import finalize
 from kasse.services.orders import utcnow
-from kasse.services.payment_status import record_payment_status
 from kasse.services.ports import OrderUnit, Storage
 from kasse.services.retry import retrying
 
-PAYMENT_NOT_APPLIED = "payment.not_applied"
-PAYMENT_GIVEN_BACK = "payment.not_applied_given_back"
-PAYMENT_GIVE_BACK_FAILED = "payment.not_applied_give_back_failed"
+PAYMENT_NOT_APPLIED = PaymentNotApplied.topic
+PAYMENT_GIVEN_BACK = PaymentGivenBack.topic
+PAYMENT_GIVE_BACK_FAILED = PaymentGiveBackFailed.topic
 ALREADY_PAID = "the order was already paid by another transaction"
-PAYMENT_FAILED = "order.payment_failed"
+PAYMENT_FAILED = PaymentFailed.topic
 HOSTED = "hosted"
 INLINE = "inline"
 CALLBACK_PATH = "/umbraco/commerce/payment/callback"
@@ -103,12 +110,7 @@ class Unapplied:
     result: PaymentResult
     amount: Decimal
     reason: str
-
-
-def pays_for(order: Order, attempt: CheckoutAttempt, result: PaymentResult) -> bool:
-    """Whether ``result`` is news of the very payment that finalized ``order``."""
-    return order.is_finalized and order.transaction_id == (
-        result.transaction_id or attempt.reference)
+    event: PaymentNotApplied
 
 
 def method_settings(method: PaymentMethod) -> dict[str, str]:
@@ -265,14 +267,14 @@ class Checkout:
                        query: Mapping[str, str]) -> Outcome:
         """The shopper is back from the gateway on ``completed``, ``canceled`` or ``errored``.
 
-        On ``completed`` a provider that can prove the payment finalizes here, whichever of
-        this return and the webhook comes first. A proven payment that cannot be applied
-        (the cart changed while the shopper was at the gateway, or another payment placed
-        the order first) is reported once and given back where the provider can, and the
-        shopper lands on the error route.
+        On ``completed`` a provider that can prove the payment settles it here, whichever
+        of this return and the webhook comes first. A proven payment that cannot be
+        applied (the cart changed while the shopper was at the gateway, or another payment
+        placed the order first) is reported once and given back where the provider can,
+        and the shopper lands on the error route.
         """
         async def work() -> tuple[Outcome, list[Unapplied]]:
-            unapplied: list[Unapplied] = []
+            pending: list[Unapplied] = []
             async with self.storage.ordering(write=True) as unit:
                 attempt, config, order = await self._by_token(unit, order_id, token)
                 method = config.payment_method_by_id(attempt.payment_method_id)
@@ -280,14 +282,15 @@ class Checkout:
                 outcome = status
                 if status == "completed" and method is not None:
                     outcome = await self._completed(unit, config, order, attempt, method,
-                                                    query, unapplied)
+                                                    query, pending)
                 elif status in ("canceled", "errored") and not order.is_finalized:
                     failure = PaymentStatus.CANCELLED if status == "canceled" \
                         else PaymentStatus.ERROR
-                    await self._failed(unit, order, attempt, failure)
+                    await self._settle(unit, config, method, order, attempt, PaymentResult(
+                        reference=attempt.reference, status=failure), pending)
                 if order.is_finalized and attempt.status is AttemptStatus.COMPLETED:
                     outcome = "completed"
-            return Outcome(outcome, order, attempt, settings), unapplied
+            return Outcome(outcome, order, attempt, settings), given_back_once(unit, pending)
 
         outcome, unapplied = await retrying(work, f"order {order_id}")
         await self._give_back_all(unapplied)
@@ -295,41 +298,79 @@ class Checkout:
 
     async def _completed(self, unit: OrderUnit, config: StoreConfig, order: Order,
                          attempt: CheckoutAttempt, method: PaymentMethod,
-                         query: Mapping[str, str], unapplied: list[Unapplied]) -> str:
+                         query: Mapping[str, str], pending: list[Unapplied]) -> str:
         """A return on the continue URL; the order and the attempt were read under lock."""
         provider = self.provider_for(method)
-        settings = method_settings(method)
-        if order.is_finalized:
-            if attempt.status is AttemptStatus.COMPLETED:
-                return "completed"
-            # Paid with this token although the order is finalized: unless this is news of
-            # the very payment that finalized it, the money was taken twice.
-            result = provider.verify_return(settings, query, attempt.reference)
-            if result is not None and result.status.finalizes \
-                    and not pays_for(order, attempt, result):
-                await self._not_applied(unit, config, method, order, attempt, result,
-                                        ALREADY_PAID, unapplied)
-            return "completed"
-        if not reports_amount(provider) and attempt.expired(self.clock()):
+        if order.is_finalized and attempt.status is AttemptStatus.COMPLETED:
+            return "completed"  # this attempt's payment placed the order
+        if not order.is_finalized and not reports_amount(provider) \
+                and attempt.expired(self.clock()):
             # The token alone proves this kind of payment: an expired one proves nothing.
             raise TokenInvalid("the checkout token has expired; get a new token")
-        result = provider.verify_return(settings, query, attempt.reference) \
-            if provider.finalizes_at_continue else None
-        if result is None and provider.finalizes_at_continue:
-            raise ReturnUnverified("the payment return could not be verified; if you paid, "
-                                   "the order completes when the gateway confirms it")
-        if result is not None and result.status.finalizes:
+        result = provider.verify_return(method_settings(method), query, attempt.reference) \
+            if provider.finalizes_at_continue or order.is_finalized else None
+        if result is None:
+            if provider.finalizes_at_continue and not order.is_finalized:
+                raise ReturnUnverified("the payment return could not be verified; if you "
+                                       "paid, the order completes when the gateway "
+                                       "confirms it")
+            return "completed"  # the webhook settles it
+        outcome = await self._settle(unit, config, method, order, attempt, result, pending)
+        if order.is_finalized:
+            return "completed"  # by this payment, or already by another one
+        return "errored" if result.status.fails or outcome.startswith("not_applied") \
+            else "completed"
+
+    async def _settle(self, unit: OrderUnit, config: StoreConfig, method: PaymentMethod | None,
+                      order: Order, attempt: CheckoutAttempt, result: PaymentResult,
+                      pending: list[Unapplied]) -> str:
+        """Carry out what the settlement machine decides for ``result`` (a browser return
+        or a webhook); returns what happened, for the inbox and the log."""
+        if result.status.fails and attempt.status is AttemptStatus.OPEN \
+                and not order.is_finalized:
+            attempt.status = (AttemptStatus.CANCELLED
+                              if result.status is PaymentStatus.CANCELLED
+                              else AttemptStatus.ERRORED)
+            await unit.checkout.save_attempt(attempt)
+        news = PaymentNews(result.transaction_id or attempt.reference, result.status,
+                           result.amount)
+        current = True
+        if result.status.fails and not order.is_finalized:
+            latest = await unit.checkout.latest_attempt(order.id, attempt.kind)
+            current = latest is None or latest.id == attempt.id
+        decision = settle(order, news, current_attempt=current)
+        now = self.clock()
+        if decision is Settlement.FINALIZE:
+            assert method is not None  # noqa: S101 (only proven payments finalize)
             refused = await self._finalize(unit, config, method, order, attempt, result,
-                                           unapplied)
-            return "completed" if refused is None else "errored"
-        if result is not None and result.status.fails:
-            await self._failed(unit, order, attempt, result.status)
-            return "errored"
-        return "completed"
+                                           pending)
+            return "finalized" if refused is None else f"not_applied_{refused}"
+        if decision is Settlement.REPEAT:
+            return "already_finalized"
+        if decision is Settlement.ADVANCE:
+            currency = config.currency_by_id(order.currency_id)
+            order.advance_payment(result.status, now,
+                                  cause=f"event:{result.event_id or result.status.value}",
+                                  amount=result.amount,
+                                  currency_code=currency.code if currency else None)
+            await unit.orders.save(order)
+            return "status_updated"
+        if decision is Settlement.NOT_APPLIED:
+            assert method is not None  # noqa: S101
+            self._not_applied(config, method, order, attempt, result, ALREADY_PAID, pending)
+            return "not_applied_other_transaction_finalized"
+        if decision is Settlement.FAIL:
+            if order.payment_failed(result.status, now, reference=attempt.reference,
+                                    checkout=attempt.kind, amount=attempt.amount):
+                await unit.orders.save(order)
+            return "payment_failed"
+        if result.status.fails and not order.is_finalized:
+            return "payment_failed"  # an older attempt's failure: recorded on it only
+        return "late_news_recorded" if order.is_finalized else "ignored"
 
     async def _finalize(self, unit: OrderUnit, config: StoreConfig, method: PaymentMethod,
                         order: Order, attempt: CheckoutAttempt, result: PaymentResult,
-                        unapplied: list[Unapplied]) -> str | None:
+                        pending: list[Unapplied]) -> str | None:
         """Finalize for a proven payment. When the order changed since the payment was
         started, or the payment is of another amount or currency, nothing of it is kept,
         the payment is reported as not applied, and what was wrong is returned."""
@@ -338,62 +379,29 @@ class Checkout:
                 await finalize(unit, config, order, attempt, result, self.clock(),
                                amount_reported=reports_amount(self.provider_for(method)))
         except (CartChanged, AmountMismatch) as exc:
-            reason = str(exc)
-            refused = "amount_mismatch" if isinstance(exc, AmountMismatch) \
-                else "order_changed"
             if attempt.status is AttemptStatus.OPEN:
                 attempt.status = AttemptStatus.ERRORED
                 await unit.checkout.save_attempt(attempt)
-            await self._not_applied(unit, config, method, order, attempt, result, reason,
-                                    unapplied)
-            return refused
+            self._not_applied(config, method, order, attempt, result, str(exc), pending)
+            return "amount_mismatch" if isinstance(exc, AmountMismatch) else "order_changed"
         return None
 
-    async def _failed(self, unit: OrderUnit, order: Order, attempt: CheckoutAttempt,
-                      status: PaymentStatus) -> None:
-        """Cancel is not a dead end: the cart stays open and a new token pays."""
-        if attempt.status is AttemptStatus.OPEN:
-            attempt.status = (AttemptStatus.CANCELLED if status is PaymentStatus.CANCELLED
-                              else AttemptStatus.ERRORED)
-            await unit.checkout.save_attempt(attempt)
-        latest = await unit.checkout.latest_attempt(order.id, attempt.kind)
-        current = latest is None or latest.id == attempt.id
-        # News about an older attempt must not paint a payment under way as failed.
-        if current and not order.is_finalized and order.payment_status != status.value:
-            order.payment_failed(status.value)
-            order.updated_at = self.clock()
-            await unit.orders.save(order)
-            # For the merchant, through the outbox: once per attempt and status however
-            # often the gateway and the browser report it.
-            await unit.checkout.add_outbox_event(
-                store_id=order.store_id, topic=PAYMENT_FAILED, aggregate_id=order.id,
-                payload={"orderId": str(order.id), "orderNumber": order.order_number,
-                         "paymentStatus": status.value, "reference": attempt.reference,
-                         "checkout": attempt.kind, "amount": f"{attempt.amount:f}"},
-                at=order.updated_at,
-                dedupe_key=f"{PAYMENT_FAILED}:{attempt.reference}:{status.value}")
-
-    async def _not_applied(self, unit: OrderUnit, config: StoreConfig, method: PaymentMethod,
-                           order: Order, attempt: CheckoutAttempt, result: PaymentResult,
-                           reason: str, unapplied: list[Unapplied]) -> None:
+    def _not_applied(self, config: StoreConfig, method: PaymentMethod, order: Order,
+                     attempt: CheckoutAttempt, result: PaymentResult, reason: str,
+                     pending: list[Unapplied]) -> None:
         """A payment taken that cannot be applied to its order: reported to the merchant
         once per transaction (through the outbox), and given back after the commit where
         the provider can. Never called for the payment that finalized the order."""
         if not reports_amount(self.provider_for(method)):
             return  # no gateway took money (invoicing): there is nothing to give back
-        transaction = result.transaction_id or result.reference
         currency = config.currency_by_id(order.currency_id)
         amount = result.amount if result.amount is not None else attempt.amount
-        fresh = await unit.checkout.add_outbox_event(
-            store_id=order.store_id, topic=PAYMENT_NOT_APPLIED, aggregate_id=order.id,
-            payload={"orderId": str(order.id), "orderNumber": order.order_number,
-                     "transactionId": transaction, "reference": result.reference,
-                     "paymentStatus": result.status.value, "amount": f"{amount:f}",
-                     "currency": result.currency_code
-                     or (currency.code if currency else None), "reason": reason},
-            at=self.clock(), dedupe_key=f"{PAYMENT_NOT_APPLIED}:{transaction}")
-        if fresh:
-            unapplied.append(Unapplied(config, method, order, result, amount, reason))
+        event = order.payment_not_applied(
+            self.clock(), transaction_id=result.transaction_id or result.reference,
+            reference=result.reference, status=result.status, amount=amount,
+            currency_code=result.currency_code or (currency.code if currency else None),
+            reason=reason)
+        pending.append(Unapplied(config, method, order, result, amount, reason, event))
 
     async def _give_back_all(self, unapplied: list[Unapplied]) -> None:
         for item in unapplied:
@@ -410,7 +418,7 @@ class Checkout:
                 or not isinstance(provider, ManagesPayments):
             return  # the merchant has the payment.not_applied event to act on
         currency = item.config.currency_by_id(item.order.currency_id)
-        transaction = item.result.transaction_id or item.result.reference
+        transaction = item.event.transaction_id
         async with self.storage.ordering(write=False) as unit:
             now = await unit.orders.get(item.order.store_id, item.order.id)
         if now is not None and now.is_finalized and now.transaction_id == transaction:
@@ -423,27 +431,24 @@ class Checkout:
             operation_id=f"{item.result.reference}-not-applied-{kind}",
             currency_code=currency.code if currency else "", amount=None,
             settings=method_settings(item.method), metadata=item.result.metadata)
+        event: DomainEvent
+        order = item.order
         try:
             given = await (provider.cancel(operation) if kind == CANCEL
                            else provider.refund(operation))
-            topic, detail = PAYMENT_GIVEN_BACK, given.status.value
+            event = PaymentGivenBack(order.store_id, order.id, order.order_number,
+                                     self.clock(), transaction, kind, item.amount,
+                                     item.event.currency, given.status, item.reason)
         except (ProviderError, PaymentRefused) as exc:
             log.warning("payment %s of order %s was not applied and could not be given "
-                        "back: %s", transaction, item.order.order_number, exc)
-            topic, detail = PAYMENT_GIVE_BACK_FAILED, str(exc)[:300]
+                        "back: %s", transaction, order.order_number, exc)
+            event = PaymentGiveBackFailed(order.store_id, order.id, order.order_number,
+                                          self.clock(), transaction, kind, item.amount,
+                                          item.event.currency, str(exc)[:300], item.reason)
 
         async def record() -> None:
             async with self.storage.ordering(write=True) as unit:
-                await unit.checkout.add_outbox_event(
-                    store_id=item.order.store_id, topic=topic, aggregate_id=item.order.id,
-                    payload={"orderId": str(item.order.id),
-                             "orderNumber": item.order.order_number,
-                             "transactionId": transaction, "operation": kind,
-                             "amount": f"{item.amount:f}",
-                             "currency": currency.code if currency else None,
-                             "paymentStatus" if topic == PAYMENT_GIVEN_BACK else "error":
-                             detail, "reason": item.reason},
-                    at=self.clock(), dedupe_key=f"{topic}:{transaction}")
+                unit.record(event)
 
         await retrying(record, f"payment {transaction}")
 
@@ -465,7 +470,7 @@ class Checkout:
             return "ignored"
 
         async def work() -> tuple[str, list[Unapplied]]:
-            unapplied: list[Unapplied] = []
+            pending: list[Unapplied] = []
             async with self.storage.ordering(write=True) as unit:
                 event_id = result.event_id or f"{result.reference}:{result.status.value}"
                 fresh = await unit.checkout.record_event(
@@ -476,17 +481,17 @@ class Checkout:
                              "currency": result.currency_code},
                     at=self.clock())
                 if not fresh:
-                    return "duplicate", unapplied
-                outcome = await self._apply(unit, config, method, result, unapplied)
+                    return "duplicate", []
+                outcome = await self._apply(unit, config, method, result, pending)
                 await unit.checkout.set_event_outcome(provider.alias, event_id, outcome)
-                return outcome, unapplied
+            return outcome, given_back_once(unit, pending)
 
         outcome, unapplied = await retrying(work, f"payment {result.reference}")
         await self._give_back_all(unapplied)
         return outcome
 
     async def _apply(self, unit: OrderUnit, config: StoreConfig, method: PaymentMethod,
-                     result: PaymentResult, unapplied: list[Unapplied]) -> str:
+                     result: PaymentResult, pending: list[Unapplied]) -> str:
         try:
             reference = UUID(hex=result.reference)
         except ValueError:
@@ -499,28 +504,11 @@ class Checkout:
             return "unknown_order"
         # Read again under the order's lock: decisions are made on what is true now.
         attempt = await unit.checkout.attempt(reference) or found
-        if result.status.finalizes and not order.is_finalized:
-            refused = await self._finalize(unit, config, method, order, attempt, result,
-                                           unapplied)
-            return "finalized" if refused is None else f"not_applied_{refused}"
-        if order.is_finalized:
-            current = PaymentStatus(order.payment_status or PaymentStatus.AUTHORIZED.value)
-            same = pays_for(order, attempt, result)
-            if same and result.status is current:
-                return "already_finalized"
-            if same and moves_forward(current, result.status):
-                currency = config.currency_by_id(order.currency_id)
-                await record_payment_status(
-                    unit, order, result.status, self.clock(),
-                    cause=f"event:{result.event_id or result.status.value}",
-                    amount=result.amount, currency_code=currency.code if currency else None)
-                return "status_updated"
-            if not same and result.status.finalizes:
-                await self._not_applied(unit, config, method, order, attempt, result,
-                                        ALREADY_PAID, unapplied)
-                return "not_applied_other_transaction_finalized"
-            return "late_news_recorded"
-        if result.status.fails:
-            await self._failed(unit, order, attempt, result.status)
-            return "payment_failed"
-        return "ignored"
+        return await self._settle(unit, config, method, order, attempt, result, pending)
+
+
+def given_back_once(unit: OrderUnit, pending: list[Unapplied]) -> list[Unapplied]:
+    """The payments reported as not applied for the first time by this (committed) unit:
+    only those are given back, however often the gateway and the browser report them."""
+    fresh = {id(event) for event, new in unit.published if new}
+    return [item for item in pending if id(item.event) in fresh]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from kasse.domain.checkout import (
     AttemptStatus,
@@ -20,6 +21,7 @@ from kasse.domain.checkout import (
     check_amount,
     fingerprint,
 )
+from kasse.domain.events import OrderFinalized, StockShortfall
 from kasse.domain.order import Order
 from kasse.domain.order_calculation import OrderCalculation, calculate
 from kasse.domain.store import StoreConfig
@@ -27,8 +29,8 @@ from kasse.payments.provider import PaymentResult
 from kasse.services import telemetry
 from kasse.services.ports import OrderUnit
 
-ORDER_FINALIZED = "order.finalized"
-STOCK_SHORTFALL = "order.stock_shortfall"
+ORDER_FINALIZED = OrderFinalized.topic
+STOCK_SHORTFALL = StockShortfall.topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,18 +43,15 @@ class Finalized:
 async def finalize(unit: OrderUnit, config: StoreConfig, order: Order,
                    attempt: CheckoutAttempt, result: PaymentResult, now: datetime, *,
                    amount_reported: bool = True) -> Finalized:
-    """Finalize ``order`` for a successful payment, exactly once.
+    """Place ``order`` for a successful payment (the settlement machine's ``FINALIZE``).
 
-    A repeat of the same payment is answered like the first; a different payment for an
-    order already finalized raises ``TransactionConflict``; a payment for a cart that
-    changed since it was priced, of another amount or currency, or without an amount from
-    a provider whose gateway reports one (``amount_reported``), raises and changes nothing
-    (callers that go on with the unit of work run this inside a savepoint).
+    A payment for a cart that changed since it was priced, of another amount or currency,
+    or without an amount from a provider whose gateway reports one (``amount_reported``),
+    raises and changes nothing of the order (callers that go on with the unit of work
+    run this inside a savepoint: redemptions may have been written).
     """
     transaction_id = result.transaction_id or attempt.reference
     if order.is_finalized:
-        if order.transaction_id == transaction_id:
-            return Finalized(order, newly=False)
         raise TransactionConflict(
             f"order {order.order_number} is already finalized with transaction "
             f"{order.transaction_id}; transaction {transaction_id} was not applied")
@@ -70,36 +69,28 @@ async def finalize(unit: OrderUnit, config: StoreConfig, order: Order,
 
     await _redeem(unit, order, calculation, now)
 
-    shortfall: list[dict[str, str]] = []
+    shortfall: list[tuple[str, Decimal]] = []
     for line, units in order.all_lines():
         taken = await unit.checkout.take_stock(order.store_id, line.product_reference,
                                                line.variant_reference, units)
         if not taken:
-            shortfall.append({"sku": line.sku, "quantity": f"{units:f}"})
+            shortfall.append((line.sku, units))
 
-    order.finalize(now, amount=amount, transaction_id=transaction_id,
-                   payment_status=result.status.value, fee=result.fee,
-                   order_status_id=config.store.default_order_status_id,
-                   metadata=result.metadata)
-    order.updated_at = now
+    placed = order.finalize(now, amount=amount, transaction_id=transaction_id,
+                            payment_status=result.status, currency_code=code,
+                            fee=result.fee,
+                            order_status_id=config.store.default_order_status_id,
+                            metadata=result.metadata)
     await unit.orders.save(order)
     attempt.status = AttemptStatus.COMPLETED
     attempt.transaction_id = transaction_id
     await unit.checkout.save_attempt(attempt)
-    payload = {"orderId": str(order.id), "orderNumber": order.order_number,
-               "transactionId": transaction_id, "paymentStatus": result.status.value,
-               "amount": f"{amount:f}", "currency": code}
-    await unit.checkout.add_outbox_event(
-        store_id=order.store_id, topic=ORDER_FINALIZED, aggregate_id=order.id,
-        payload=payload, at=now, dedupe_key=f"{ORDER_FINALIZED}:{order.id}")
     if shortfall:
-        await unit.checkout.add_outbox_event(
-            store_id=order.store_id, topic=STOCK_SHORTFALL, aggregate_id=order.id,
-            payload={**payload, "lines": shortfall}, at=now)
+        order.events.append(StockShortfall(order.store_id, order.id, order.order_number,
+                                           now, placed, tuple(shortfall)))
     order.notify(f"order {order.order_number} placed")
     unit.on_commit(lambda: telemetry.count("orders_finalized", kind=attempt.kind))
     return Finalized(order, newly=True)
-
 
 
 AGAIN = ("; the order was not placed and stays open: check out again to pay the amount "

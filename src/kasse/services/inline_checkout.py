@@ -18,10 +18,11 @@ from kasse.domain.checkout import (
 from kasse.domain.errors import InvalidInput, NotFound
 from kasse.domain.money import decimal_places_of
 from kasse.domain.order import Order
-from kasse.domain.order_calculation import calculate, fee_price
+from kasse.domain.order_calculation import calculate
 from kasse.domain.order_properties import clean_properties
 from kasse.domain.payment import PaymentStatus
-from kasse.domain.pricing import Price
+from kasse.domain.pricing import Price, PricingPolicy
+from kasse.domain.settlement import PaymentNews, Settlement, settle
 from kasse.domain.store import PaymentMethod, ShippingMethod, ShippingOption, StoreConfig
 from kasse.domain.text import has_control_characters
 from kasse.payments.provider import (
@@ -149,19 +150,20 @@ async def confirm(checkout: Checkout, config: StoreConfig, order_id: UUID,
             order = await unit.orders.get(config.store.id, order_id, for_update=True)
             if order is None:
                 raise NotFound(f"no order with id {order_id}")
-            if order.is_finalized:
+            news = PaymentNews(transaction_id, status, confirmation.amount, claimed=True)
+            decision = settle(order, news)
+            if decision is Settlement.REPEAT:
+                return order, False
+            if decision is Settlement.CONFLICT:
                 if order.transaction_id != transaction_id:
                     raise TransactionConflict(
                         f"order {order.order_number} is already finalized with another "
                         "transaction")
-                if status.value != order.payment_status or (
-                        order.authorized_amount != confirmation.amount):
-                    raise TransactionConflict(
-                        f"order {order.order_number} was confirmed for transaction "
-                        f"{transaction_id} with {order.authorized_amount} "
-                        f"({order.payment_status}); this confirmation differs")
-                return order, False
-            if status.fails:
+                raise TransactionConflict(
+                    f"order {order.order_number} was confirmed for transaction "
+                    f"{transaction_id} with {order.authorized_amount} "
+                    f"({order.payment_status}); this confirmation differs")
+            if decision is not Settlement.FINALIZE:
                 raise PaymentNotAccepted(f"the payment is {status.value}; the order stays "
                                          "open and can be paid again")
             attempt = await unit.checkout.latest_attempt(order.id, INLINE)
@@ -236,15 +238,14 @@ async def payment_methods(checkout: Checkout, config: StoreConfig, order_id: UUI
     calculation = calculate(order, config)
     nothing_due = calculation.transaction_amount == 0
     country = config.country_by_id(order.billing_country_id)
+    pricing = PricingPolicy.for_order(order, config)
     choices = []
     for method in config.payment_methods:
         if country is not None and not method.allowed_in(country.id, order.billing_region_id):
             continue
         if (method.provider_alias.lower() == ZERO_VALUE_PROVIDER) != nothing_due:
             continue
-        configured = method.fee_in(order.currency_id)
-        fee = fee_price(order, config, configured, method.tax_class_id)[0] \
-            if configured is not None else None
+        fee = pricing.price(method.fee_in(order.currency_id), method.tax_class_id)
         choices.append(MethodChoice(method, fee))
     return choices
 
@@ -254,21 +255,20 @@ async def shipping_methods(checkout: Checkout, config: StoreConfig, order_id: UU
     """Methods that ship to the order's destination, with a rate per option."""
     order = await _order(checkout, config, order_id)
     country_id = order.effective_shipping_country_id or config.store.default_country_id
+    pricing = PricingPolicy.for_order(order, config)
     choices = []
     for method in config.shipping_methods:
         if country_id is not None and not method.allowed_in(
                 country_id, order.effective_shipping_region_id):
             continue
         rates = []
-        base = method.price_in(order.currency_id)
+        base = pricing.price(method.price_in(order.currency_id), method.tax_class_id)
         if base is not None:
-            rates.append(ShippingRate(None, fee_price(order, config, base,
-                                                      method.tax_class_id)[0]))
+            rates.append(ShippingRate(None, base))
         for option in method.options:
-            value = option.prices.get(order.currency_id)
-            if value is not None:
-                rates.append(ShippingRate(option, fee_price(order, config, value,
-                                                            method.tax_class_id)[0]))
+            rate = pricing.price(option.prices.get(order.currency_id), method.tax_class_id)
+            if rate is not None:
+                rates.append(ShippingRate(option, rate))
         if rates:
             choices.append(ShippingChoice(method, rates))
     return choices

@@ -15,12 +15,13 @@ from uuid import UUID
 from kasse.domain.checkout import AttemptStatus, CheckoutAttempt
 from kasse.domain.errors import Conflict, NotFound
 from kasse.domain.order import Order
-from kasse.domain.payment import PaymentStatus, moves_forward
+from kasse.domain.payment import PaymentStatus
 from kasse.domain.payment_operations import (
     OperationNotAllowed,
     PaymentOperationKind,
     check_operation,
 )
+from kasse.domain.settlement import PaymentNews, Settlement, settle
 from kasse.domain.store import StoreConfig
 from kasse.payments.provider import (
     ManagesPayments,
@@ -36,7 +37,6 @@ from kasse.services.checkout import (
     GatewayUnavailable,
     method_settings,
 )
-from kasse.services.payment_status import record_payment_status
 from kasse.services.ports import OrderUnit
 from kasse.services.retry import retrying
 
@@ -122,23 +122,23 @@ async def _record(checkout: Checkout, config: StoreConfig, order_id: UUID,
             order = await unit.orders.get(config.store.id, order_id, for_update=True)
             if order is None:  # deleted meanwhile: the gateway still did it
                 raise NotFound(f"no order with id {order_id}")
-            current = PaymentStatus(order.payment_status or PaymentStatus.AUTHORIZED.value)
             refund = kind is PaymentOperationKind.REFUND
             if refund:
                 counted = int(order.server_properties.get(REFUND_COUNT, "0") or 0)
                 order.server_properties[REFUND_COUNT] = str(max(counted, refunds + 1))
-            # Every partial refund is news, though the status stays PartiallyRefunded; a
-            # status the webhook recorded first is not.
-            changed = moves_forward(current, result.status)
+            # Every partial refund is news, though the status stays PartiallyRefunded (its
+            # amount is not the payment's); a status the webhook recorded first is not.
+            news = PaymentNews(operation.transaction_id, result.status, result.amount)
+            changed = settle(order, news) is Settlement.ADVANCE
             if changed:
-                await record_payment_status(
-                    unit, order, result.status, checkout.clock(),
-                    cause=operation.operation_id, amount=result.amount,
-                    currency_code=operation.currency_code)
+                order.advance_payment(result.status, checkout.clock(),
+                                      cause=operation.operation_id, amount=result.amount,
+                                      currency_code=operation.currency_code)
             elif refund:
                 order.updated_at = checkout.clock()
+            if changed or refund:
                 await unit.orders.save(order)
-            return PaymentChange(order, kind, PaymentStatus(order.payment_status or ""),
+            return PaymentChange(order, kind, order.payment_status or result.status,
                                  result.amount, changed)
 
     return await retrying(work, f"order {order_id}")

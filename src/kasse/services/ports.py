@@ -11,6 +11,7 @@ from uuid import UUID
 
 from kasse.domain.checkout import CheckoutAttempt
 from kasse.domain.discounts import CodeUsage, GiftCard
+from kasse.domain.events import DomainEvent
 from kasse.domain.order import Order
 from kasse.domain.store import Product, Store, StoreConfig
 from kasse.domain.webhooks import (
@@ -133,6 +134,14 @@ class OrderUnit(Protocol):
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once this unit of work has committed (never if it rolls back)."""
+
+    def record(self, event: DomainEvent) -> None:
+        """An event to write to the outbox with this unit of work (the events the orders
+        of the unit record are written too)."""
+
+    @property
+    def published(self) -> list[tuple[DomainEvent, bool]]:
+        """After the unit: each event written to the outbox, and whether it was new."""
 
     def savepoint(self) -> AbstractAsyncContextManager[None]:
         """A block whose writes are undone if it raises, while the unit of work goes on

@@ -17,6 +17,7 @@ from kasse.adapters.db.tables import checkout_attempts, number_sequences, order_
 from kasse.adapters.db.types import utc
 from kasse.domain.errors import ConcurrentUpdate
 from kasse.domain.order import Order, OrderLine
+from kasse.domain.payment import PaymentStatus
 
 MAX_CUSTOMER_ORDERS = 200
 
@@ -82,7 +83,7 @@ def _order_values(order: Order) -> dict[str, Any]:
         "created_at": order.created_at,
         "updated_at": order.updated_at,
         "finalized_at": order.finalized_at,
-        "payment_status": order.payment_status,
+        "payment_status": order.payment_status.value if order.payment_status else None,
         "transaction_id": order.transaction_id,
         "authorized_amount": order.authorized_amount,
         "fee_amount": order.fee_amount,
@@ -143,7 +144,8 @@ def _order_from(row: Any, line_rows: Sequence[Any]) -> Order:
         gift_card_codes=list(row.gift_card_codes or []),
         created_at=utc(row.created_at) or datetime.now(UTC),
         updated_at=utc(row.updated_at) or datetime.now(UTC),
-        finalized_at=utc(row.finalized_at), payment_status=row.payment_status,
+        finalized_at=utc(row.finalized_at),
+        payment_status=PaymentStatus(row.payment_status) if row.payment_status else None,
         transaction_id=row.transaction_id, authorized_amount=row.authorized_amount,
         fee_amount=row.fee_amount, version=row.version)
 
@@ -155,6 +157,8 @@ class SqlOrderRepository:
         self.conn = conn
         self._loaded_lines: dict[UUID, list[dict[str, Any]]] = {}
         self._locks = conn.dialect.name == "postgresql"
+        self.touched: dict[UUID, Order] = {}
+        """The orders loaded or added in this unit of work (their events are drained)."""
 
     async def get(self, store_id: UUID, order_id: UUID, *, for_update: bool = False
                   ) -> Order | None:
@@ -176,10 +180,12 @@ class SqlOrderRepository:
                      for r in rows if r.l_id is not None]
         order = _order_from(row, lines)
         self._loaded_lines[order.id] = _line_rows(order)
+        self.touched[order.id] = order
         await SqlRedemptionRepository(self.conn).load_into(order)
         return order
 
     async def add(self, order: Order) -> None:
+        self.touched[order.id] = order
         await self.conn.execute(_INSERT_ORDER, {"id": order.id, "version": order.version,
                                                 **_order_values(order)})
         rows = _line_rows(order)

@@ -18,6 +18,7 @@ from kasse.adapters.db.order_repository import SqlOrderRepository
 from kasse.adapters.db.product_cache import ProductCache, with_stock
 from kasse.adapters.db.redemption_repository import SqlRedemptionRepository
 from kasse.domain.errors import Conflict
+from kasse.domain.events import DomainEvent
 from kasse.domain.store import Product, Store, StoreConfig
 from kasse.services.ports import Plan, TableCounts
 
@@ -97,6 +98,8 @@ class SqlStorage:
         async with scope as conn:
             unit = SqlOrderUnit(conn, self.products)
             yield unit
+            if write:  # the events of what was done, in the same transaction
+                await unit.publish()
         for callback in unit.committed:  # only once the transaction is committed
             callback()
 
@@ -116,6 +119,9 @@ class SqlOrderUnit:
     def __init__(self, conn: AsyncConnection, products: ProductCache | None = None) -> None:
         self.conn = conn
         self.committed: list[Callable[[], None]] = []
+        self.recorded: list[DomainEvent] = []
+        self.published: list[tuple[DomainEvent, bool]] = []
+        """Events written to the outbox, and whether each was new (not a repeat)."""
         self.orders = SqlOrderRepository(conn)
         self.catalog = SqlCatalogReader(conn, products)
         self.checkout = SqlCheckoutRepository(conn)
@@ -128,3 +134,20 @@ class SqlOrderUnit:
     async def savepoint(self) -> AsyncIterator[None]:
         async with self.conn.begin_nested():
             yield
+
+    def record(self, event: DomainEvent) -> None:
+        self.recorded.append(event)
+
+    async def publish(self) -> None:
+        """Drain the events of the orders of this unit (and those recorded on it) into
+        the outbox; an event with a dedupe key already there is not written again."""
+        events = list(self.recorded)
+        self.recorded.clear()
+        for order in self.orders.touched.values():
+            events.extend(order.events)
+            order.events.clear()
+        for event in events:
+            fresh = await self.checkout.add_outbox_event(
+                store_id=event.store_id, topic=event.topic, aggregate_id=event.order_id,
+                payload=event.payload(), at=event.at, dedupe_key=event.dedupe_key)
+            self.published.append((event, fresh))

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from decimal import Decimal
 
 from pydantic import SecretStr
 
@@ -29,7 +30,7 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return 0
 
 
-def _import(path: str) -> int:
+def _import(path: str, *, set_stock: bool = False) -> int:
     from kasse.adapters.config_file import ConfigFileError, read_config_file
     from kasse.adapters.db.database import Database
     from kasse.adapters.db.migrate import upgrade
@@ -47,7 +48,7 @@ def _import(path: str) -> int:
         await upgrade(settings.effective_database_url)
         db = Database.from_url(settings.effective_database_url)
         try:
-            result = await import_store(SqlStorage(db), document.data)
+            result = await import_store(SqlStorage(db), document.data, set_stock=set_stock)
         except StoreFileInvalid as exc:
             print(f"error: {document.path} is not a valid store file; nothing was changed:",
                   file=sys.stderr)
@@ -59,19 +60,31 @@ def _import(path: str) -> int:
             return 2
         finally:
             await db.dispose()
-        if result.changed:
-            print(f"store '{result.store_alias}' ({result.store_id}): {result.created} created, "
-                  f"{result.updated} updated, {result.deleted} deleted")
+        store = f"store '{result.store_alias}' ({result.store_id})"
+        if result.created or result.updated or result.deleted:
+            print(f"{store}: {result.created} created, {result.updated} updated, "
+                  f"{result.deleted} deleted")
+        elif result.stock_set:
+            print(f"{store}: configuration already up to date")
         else:
-            print(f"store '{result.store_alias}' ({result.store_id}): already up to date, "
-                  "nothing changed")
+            print(f"{store}: already up to date, nothing changed")
+        if result.stock_set:
+            print("  stock on hand set to the file's figures:")
+        for change in result.stock_set:
+            print(f"    {change.label}: {_stock(change.on_hand)} → {_stock(change.in_file)}")
+        for kept in result.left_alone():
+            print(f"  {kept}")
         return 0
 
     return asyncio.run(run())
 
 
+def _stock(value: Decimal | None) -> str:
+    return "not tracked" if value is None else f"{value.normalize():f}"
+
+
 def cmd_import(args: argparse.Namespace) -> int:
-    return _import(args.file)
+    return _import(args.file, set_stock=args.set_stock)
 
 
 def cmd_demo(_: argparse.Namespace) -> int:
@@ -217,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     load = commands.add_parser("import", help="load or update a store from a YAML/TOML file")
     load.add_argument("file")
+    load.add_argument("--set-stock", action="store_true",
+                      help="set the stock on hand of existing products to the file's figures "
+                           "(by default only new products take them)")
     load.set_defaults(func=cmd_import)
 
     demo = commands.add_parser("demo", help="load the demo store (alias 'demo')")

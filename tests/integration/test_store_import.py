@@ -235,3 +235,111 @@ def test_cli_import_reports_errors_with_line_numbers(empty_db_url: str, tmp_path
     syntax.write_text("store: [unclosed\n", encoding="utf-8")
     broken = kasse("import", str(syntax))
     assert broken.returncode == 2 and "line" in broken.stderr and "Traceback" not in broken.stderr
+
+
+# --- live state: the file owns the configuration, the running shop its stock ---------------
+
+STOCKED = MINIMAL + """\
+    stock: 5
+  - reference: tee
+    sku: TEE
+    name: Tee
+    prices: {EUR: 20}
+    variants:
+      - {reference: tee-m, sku: TEE-M, name: Tee M, stock: 8}
+"""
+
+
+async def _stock(url: str) -> dict[str, Decimal | None]:
+    db = Database.from_url(url)
+    try:
+        async with db.read() as conn:
+            rows = [*await conn.execute(select(t.products.c.reference, t.products.c.stock)),
+                    *await conn.execute(select(t.product_variants.c.reference,
+                                               t.product_variants.c.stock))]
+            return {row.reference: row.stock for row in rows}
+    finally:
+        await db.dispose()
+
+
+async def _sell(url: str, **sold: int) -> None:
+    """Take stock as finalized orders do."""
+    db = Database.from_url(url)
+    try:
+        async with SqlStorage(db).ordering(write=True) as unit:
+            found = await find_store_row(unit.conn, "tiny")
+            assert found is not None
+            for reference, quantity in sold.items():
+                product, _, variant = reference.partition("/")
+                assert await unit.checkout.take_stock(found[0], product, variant or None,
+                                                      Decimal(quantity))
+    finally:
+        await db.dispose()
+
+
+def test_a_changed_file_keeps_stock_on_hand_and_new_products_take_the_file_s(
+        empty_db_url: str) -> None:
+    asyncio.run(_import(empty_db_url, parse_yaml(STOCKED).data))
+    asyncio.run(_sell(empty_db_url, p1=2, **{"tee/tee-m": 3}))
+    changed = STOCKED.replace("prices: {EUR: 20}", "prices: {EUR: 21}") + (
+        "  - {reference: cap, sku: CAP, name: Cap, prices: {EUR: 9}, stock: 4}\n")
+    result = asyncio.run(_import(empty_db_url, parse_yaml(changed).data))
+    # the new product with its price, and the tee's new price
+    assert (result.created, result.updated, result.deleted) == (2, 1, 0)
+    # 5 - 2 and 8 - 3 sold stay on hand; the new cap starts with the file's 4
+    assert asyncio.run(_stock(empty_db_url)) == {
+        "p1": Decimal(3), "tee": None, "tee-m": Decimal(5), "cap": Decimal(4)}
+    assert [(k.label, k.on_hand, k.in_file) for k in result.stock_kept] == [
+        ("p1", Decimal(3), Decimal(5)), ("tee [tee-m]", Decimal(5), Decimal(8))]
+    assert result.stock_set == ()
+    assert result.left_alone() == [
+        "stock on hand of 2 existing products differs from the file and was kept; "
+        "use --set-stock to take the file's figures"]
+
+
+def test_set_stock_takes_the_file_s_figures(empty_db_url: str) -> None:
+    asyncio.run(_import(empty_db_url, parse_yaml(STOCKED).data))
+    asyncio.run(_sell(empty_db_url, p1=2))
+
+    async def set_stock() -> Any:
+        db = Database.from_url(empty_db_url)
+        try:
+            return await import_store(SqlStorage(db), parse_yaml(STOCKED).data, set_stock=True)
+        finally:
+            await db.dispose()
+
+    result = asyncio.run(set_stock())
+    assert [(c.label, c.on_hand, c.in_file) for c in result.stock_set] == [
+        ("p1", Decimal(3), Decimal(5))]
+    assert result.changed and result.stock_kept == () and result.left_alone() == []
+    assert asyncio.run(_stock(empty_db_url))["p1"] == Decimal(5)
+    again = asyncio.run(set_stock())
+    assert not again.changed and again.stock_set == ()
+
+
+def test_cli_import_says_what_it_kept_and_set_stock_prints_the_changes(
+        empty_db_url: str, tmp_path: Path) -> None:
+    store = tmp_path / "store.yaml"
+    store.write_text(STOCKED, encoding="utf-8")
+    env = {**os.environ, "KASSE_DATABASE_URL": empty_db_url, "KASSE_DATA_DIR": str(tmp_path),
+           "PYTHONIOENCODING": "utf-8"}
+
+    def kasse(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "kasse", *args], env=env,
+                              capture_output=True, text=True, encoding="utf-8", timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    kasse("import", str(store))
+    asyncio.run(_sell(empty_db_url, p1=1, **{"tee/tee-m": 8}))
+    kept = kasse("import", str(store))
+    assert "nothing changed" in kept
+    assert ("stock on hand of 2 existing products differs from the file and was kept; "
+            "use --set-stock to take the file's figures") in kept
+    assert asyncio.run(_stock(empty_db_url))["tee-m"] == 0
+    taken = kasse("import", "--set-stock", str(store))
+    assert "stock on hand set to the file's figures" in taken
+    assert "    p1: 4 → 5\n" in taken and "    tee [tee-m]: 0 → 8\n" in taken
+    assert "differs from the file" not in taken
+    assert asyncio.run(_stock(empty_db_url)) == {
+        "p1": Decimal(5), "tee": None, "tee-m": Decimal(8)}

@@ -14,6 +14,7 @@ from kasse.domain.discounts import CodeUsage, GiftCard
 from kasse.domain.events import DomainEvent
 from kasse.domain.order import Order
 from kasse.domain.store import Product, Store, StoreConfig
+from kasse.domain.store_definition import SavedDefinition, StoreDefinition
 from kasse.domain.webhooks import (
     AttemptOutcome,
     Delivery,
@@ -22,9 +23,6 @@ from kasse.domain.webhooks import (
     WebhookEndpoint,
     WebhookMessage,
 )
-
-Plan = dict[str, list[dict[str, Any]]]
-TableCounts = dict[str, tuple[int, int, int]]
 
 
 class CatalogReader(Protocol):
@@ -50,8 +48,12 @@ class CatalogReader(Protocol):
 class StoreWriter(Protocol):
     async def store_id_for(self, alias: str, given: UUID | None) -> UUID | None: ...
 
-    async def apply_plan(self, store_id: UUID, plan: Plan) -> TableCounts:
-        """Make the store's configuration hold exactly ``plan``; raises ``Conflict``."""
+    async def save(self, definition: StoreDefinition, *, set_stock: bool = False
+                   ) -> SavedDefinition:
+        """Make the store's configuration match ``definition``, leaving its live state
+        alone: stock on hand is set for the products and variants created now, and for
+        the others only with ``set_stock``; code uses and card debits are kept. Raises
+        ``Conflict`` when it clashes with data stored for another store."""
 
 
 class OrderRepository(Protocol):

@@ -20,7 +20,7 @@ from kasse.adapters.db.redemption_repository import SqlRedemptionRepository
 from kasse.domain.errors import Conflict
 from kasse.domain.events import DomainEvent
 from kasse.domain.store import Product, Store, StoreConfig
-from kasse.services.ports import Plan, TableCounts
+from kasse.domain.store_definition import SavedDefinition, StoreDefinition
 
 
 class SqlCatalogReader:
@@ -70,9 +70,11 @@ class SqlStoreWriter:
     async def store_id_for(self, alias: str, given: UUID | None) -> UUID | None:
         return await store_writer.store_id_for(self.conn, alias, given)
 
-    async def apply_plan(self, store_id: UUID, plan: Plan) -> TableCounts:
+    async def save(self, definition: StoreDefinition, *, set_stock: bool = False
+                   ) -> SavedDefinition:
         try:
-            return await store_writer.apply_plan(self.conn, store_id, plan)
+            return await store_writer.save_definition(self.conn, definition,
+                                                      set_stock=set_stock)
         except IntegrityError as exc:
             raise Conflict(f"conflicts with data already stored: {exc.orig}") from None
 

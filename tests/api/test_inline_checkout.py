@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -25,9 +26,12 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text, update
 
 from kasse.adapters.db.database import Database
 from kasse.adapters.db.storage import SqlStorage
+from kasse.adapters.db.tables import stock_reservations
+from kasse.adapters.db.types import from_scaled
 from kasse.services.catalog import StoreDirectory
 from tests.api.conftest import BASE
 from tests.integration.hosted import DbReader
@@ -223,6 +227,41 @@ def stock_of(client: TestClient, reference: str) -> Decimal:
     return dec(products[0]["stock"])
 
 
+def on_hand(db_url: str, item_reference: str) -> Decimal:
+    """Stock on hand of a product or variant, read from the database."""
+    async def read() -> Decimal:
+        db = Database.from_url(db_url)
+        try:
+            async with db.read() as conn:
+                for table in ("product_variants", "products"):
+                    row = (await conn.execute(text(
+                        f"SELECT stock FROM {table} WHERE reference = :r"),  # noqa: S608
+                        {"r": item_reference})).first()
+                    if row is not None:
+                        return from_scaled(int(row[0]))
+            raise AssertionError(f"no product or variant {item_reference}")
+        finally:
+            await db.dispose()
+
+    return asyncio.run(read())
+
+
+def expire_holds(db_url: str, order_id: str) -> None:
+    """The order's stock reservations run out (as if its hold time had passed)."""
+    async def expire() -> None:
+        db = Database.from_url(db_url)
+        try:
+            async with db.transaction() as conn:
+                await conn.execute(
+                    update(stock_reservations)
+                    .where(stock_reservations.c.order_id == UUID(order_id))
+                    .values(expires_at=datetime.now(UTC) - timedelta(minutes=1)))
+        finally:
+            await db.dispose()
+
+    asyncio.run(expire())
+
+
 def assert_open_and_payable(client: TestClient, order_id: str,
                             before: dict[str, Any] | None = None) -> dict[str, Any]:
     order = get_order(client, order_id)
@@ -389,7 +428,7 @@ def test_shipping_to_france_has_no_courier(client: TestClient) -> None:
 
 @pytest.mark.parametrize("wrong", ["163.94", "163.96", "163.951", "163.949", "0", "1639.5"])
 def test_an_amount_that_is_not_the_transaction_amount_is_refused(
-        client: TestClient, wrong: str) -> None:
+        client: TestClient, demo_db_url: str, wrong: str) -> None:
     order_id = jacket_cart(client)
     initialize(client, order_id)
     before = get_order(client, order_id)
@@ -400,13 +439,16 @@ def test_an_amount_that_is_not_the_transaction_amount_is_refused(
     assert "163.95" in detail, detail
     assert "EUR" in detail, detail
     assert_open_and_payable(client, order_id, before)
-    assert stock_of(client, "rain-jacket:rain-jacket-m") == 5
+    # Nothing was taken: 5 on hand, of which the open checkout holds 1.
+    assert on_hand(demo_db_url, "rain-jacket-m") == 5
+    assert stock_of(client, "rain-jacket:rain-jacket-m") == 4
 
     # the right amount still pays
     confirmed = ok(confirm(client, order_id, JACKET_TOTAL))
     assert dec(confirmed["transactionInfo"]["authorizedAmount"]["value"]) == JACKET_TOTAL
     assert get_order(client, order_id)["isFinalized"] is True
-    assert stock_of(client, "rain-jacket:rain-jacket-m") == 4  # 5 - 1
+    assert on_hand(demo_db_url, "rain-jacket-m") == 4  # 5 - 1
+    assert stock_of(client, "rain-jacket:rain-jacket-m") == 4
 
 
 def test_amounts_written_with_trailing_zeros_or_as_integers_are_accepted(
@@ -739,17 +781,21 @@ def test_a_payment_for_stock_sold_meanwhile_places_the_order_and_reports_the_sho
         stock: int) -> None:
     reference = f"{product}:{variant}" if variant else product
     assert stock_of(client, reference) == stock
-    # Both carts pass the stock check when they start checking out ...
+    # The second shopper starts paying first and holds 2 units ...
     first = cart(client, (product, stock, variant))
     second = cart(client, (product, 2, variant))
-    initialize(client, first)
     initialize(client, second)
+    assert stock_of(client, reference) == stock - 2
+    assert "available" in problem(client.get(checkout_url(first, "initialize")), 400)
+    # ... but takes longer than the hold: it runs out, and the first buys every unit.
+    expire_holds(demo_db_url, second)
+    initialize(client, first)
     first_amount = dec(get_order(client, first)["transactionAmount"]["value"]["value"])
     second_amount = dec(get_order(client, second)["transactionAmount"]["value"]["value"])
-    # ... the first takes every unit, then the second shopper's payment arrives: the
-    # money is taken, so the order is placed, and the merchant is told what is missing.
     ok(confirm(client, first, first_amount, transaction_id="tx-first"))
     assert stock_of(client, reference) == 0
+    # The second payment arrives late: the money is taken, so the order is placed, and
+    # the merchant is told what is missing.
     placed = ok(confirm(client, second, second_amount, transaction_id="tx-second"))
     assert placed["orderNumber"]
     assert stock_of(client, reference) == 0  # never below zero

@@ -35,11 +35,12 @@ from kasse.domain.events import (
     PaymentGivenBack,
     PaymentNotApplied,
 )
-from kasse.domain.order import Order
+from kasse.domain.order import InsufficientStock, Order
 from kasse.domain.order_calculation import calculate
 from kasse.domain.payment import PaymentStatus
 from kasse.domain.settlement import PaymentNews, Settlement, settle
-from kasse.domain.store import PaymentMethod, StoreConfig
+from kasse.domain.stock import RESERVATION_TIME, name_of, needs_of
+from kasse.domain.store import PaymentMethod, Product, StoreConfig
 from kasse.payments.provider import (
     CANCEL,
     REFUND,
@@ -140,7 +141,9 @@ class GatewayUnavailable(DomainError):
 class Checkout:
     def __init__(self, storage: Storage, stores: StoreDirectory, registry: ProviderRegistry,
                  *, clock: Callable[[], datetime] = utcnow,
-                 token_ttl: timedelta = timedelta(minutes=60)) -> None:
+                 token_ttl: timedelta = timedelta(minutes=60),
+                 reservation_time: timedelta = RESERVATION_TIME) -> None:
+        self.reservation_time = reservation_time
         self.storage = storage
         self.stores = stores
         self.registry = registry
@@ -176,7 +179,7 @@ class Checkout:
                 calculation = calculate(order, config)
                 references = sorted({line.product_reference for line, _ in order.all_lines()})
                 products = {p.reference: p for p in await unit.catalog.products_by_reference(
-                    config.store, references)} if references else {}
+                    config.store, references, order_id=order.id)} if references else {}
                 validate_for_payment(order, calculation, config, products)
                 method = config.payment_method_by_id(order.payment_method_id)
                 assert method is not None  # noqa: S101 (validated above)
@@ -200,10 +203,24 @@ class Checkout:
                     origin=origin)
                 await unit.orders.save(order)
                 await unit.checkout.add_attempt(attempt)
+                await self._reserve(unit, order, products, now)
                 unit.on_commit(lambda: telemetry.count("checkouts_started", kind=kind))
             return Prepared(order, attempt, token)
 
         return await retrying(work, f"order {order_id}")
+
+    async def _reserve(self, unit: OrderUnit, order: Order, products: Mapping[str, Product],
+                       now: datetime) -> None:
+        """Hold the stock the order needs while it is paid (a new token or initialize
+        holds it anew, for the full time); refuse, naming the item, what is not there."""
+        short = await unit.stock.reserve(order.store_id, order.id,
+                                         needs_of(order, products),
+                                         now + self.reservation_time)
+        if short:
+            item = short[0]
+            raise InsufficientStock(
+                f"only {item.available.normalize():f} of {name_of(item.item_id, products)} "
+                "available: other shoppers are paying for the rest")
 
     # --- the hosted pages --------------------------------------------------------------
 
@@ -363,6 +380,7 @@ class Checkout:
             if order.payment_failed(result.status, now, reference=attempt.reference,
                                     checkout=attempt.kind, amount=attempt.amount):
                 await unit.orders.save(order)
+            await unit.stock.release(order.id)  # a new checkout holds it anew
             return "payment_failed"
         if result.status.fails and not order.is_finalized:
             return "payment_failed"  # an older attempt's failure: recorded on it only

@@ -30,6 +30,8 @@ from kasse.services import telemetry
 from kasse.services.ports import OrderUnit
 
 ORDER_FINALIZED = OrderFinalized.topic
+OVERSOLD = "kasseOversold"
+"""Order (server-side) property: the SKUs it was placed without stock for."""
 STOCK_SHORTFALL = StockShortfall.topic
 
 
@@ -69,12 +71,17 @@ async def finalize(unit: OrderUnit, config: StoreConfig, order: Order,
 
     await _redeem(unit, order, calculation, now)
 
+    # What the checkout held becomes a sale: taken from stock on hand (never below what
+    # other orders hold, never below zero) and written to the ledger; then let go.
     shortfall: list[tuple[str, Decimal]] = []
     for line, units in order.all_lines():
-        taken = await unit.checkout.take_stock(order.store_id, line.product_reference,
-                                               line.variant_reference, units)
+        taken = await unit.stock.take(order.store_id, order.id, line.product_reference,
+                                      line.variant_reference, units, now)
         if not taken:
             shortfall.append((line.sku, units))
+    await unit.stock.release(order.id)
+    if shortfall:  # the payment came after its hold ran out, and others bought the rest
+        order.server_properties[OVERSOLD] = ",".join(sku for sku, _ in shortfall)
 
     placed = order.finalize(now, amount=amount, transaction_id=transaction_id,
                             payment_status=result.status, currency_code=code,

@@ -189,7 +189,7 @@ async def _reprice(order: Order, config: StoreConfig, currency: Currency, unit: 
     """Lines take the catalog's prices in the new currency (frozen again from now on)."""
     references = sorted({line.product_reference for line, _ in order.all_lines()})
     products = {p.reference: p for p in await unit.catalog.products_by_reference(
-        config.store, references)} if references else {}
+        config.store, references, order_id=order.id)} if references else {}
 
     def price_of(line: OrderLine) -> Decimal | None:
         product = products.get(line.product_reference)

@@ -13,7 +13,9 @@ from kasse.domain import payment_link
 from kasse.domain.errors import InvalidInput, NotFound
 from kasse.domain.order import Notice, Order, OrderLine
 from kasse.domain.order_calculation import OrderCalculation, calculate
+from kasse.domain.payment import PaymentStatus
 from kasse.domain.session import Session, parse_language
+from kasse.domain.stock import shape_of
 from kasse.domain.store import Product, StoreConfig
 from kasse.services import order_changes
 from kasse.services.order_changes import OrderChange
@@ -177,7 +179,7 @@ class Orders:
     async def add_product(self, config: StoreConfig, order_id: UUID, request: AddProduct,
                           into_bundle: str | None = None) -> PricedOrder:
         async def action(order: Order, unit: OrderUnit) -> None:
-            product = await _product(unit, config, request.product_reference)
+            product = await _product(unit, config, request.product_reference, order.id)
             variant = None
             if request.variant_reference:
                 variant = product.variant(request.variant_reference)
@@ -253,7 +255,13 @@ class Orders:
                 order = await unit.orders.get(config.store.id, order_id, for_update=True)
                 if order is None:
                     raise NotFound(f"no order with id {order_id}")
+                # A checkout under way holds stock for the cart as it was: a change to
+                # what the cart holds lets go of it (a new checkout holds it anew).
+                held = shape_of(order) if order.payment_status is PaymentStatus.INITIALIZED \
+                    else None
                 await action(order, unit)
+                if held is not None and save and shape_of(order) != held:
+                    await unit.stock.release(order.id)
                 if save:
                     order.updated_at = self.clock()
                     await unit.orders.save(order)
@@ -262,10 +270,13 @@ class Orders:
         return await retrying(work, f"order {order_id}", self.attempts)
 
 
-async def _product(unit: OrderUnit, config: StoreConfig, reference: str) -> Product:
+async def _product(unit: OrderUnit, config: StoreConfig, reference: str, order_id: UUID
+                   ) -> Product:
+    """The product with the stock available to the order (what it holds counts)."""
     if not reference or not reference.strip():
         raise InvalidInput("productReference is required")
-    products = await unit.catalog.products_by_reference(config.store, [reference.strip()])
+    products = await unit.catalog.products_by_reference(config.store, [reference.strip()],
+                                                        order_id=order_id)
     if not products:
         raise NotFound(f"no product with reference {reference.strip()!r}")
     return products[0]
@@ -275,8 +286,8 @@ async def _check_stock(unit: OrderUnit, config: StoreConfig, order: Order, line:
                        ) -> None:
     items = list(line.walk())
     references = sorted({item.product_reference for item, _ in items})
-    products = {p.reference: p for p in
-                await unit.catalog.products_by_reference(config.store, references)}
+    products = {p.reference: p for p in await unit.catalog.products_by_reference(
+        config.store, references, order_id=order.id)}
     for item, _ in items:
         product = products.get(item.product_reference)
         if product is None:

@@ -13,6 +13,7 @@ from kasse.domain.checkout import CheckoutAttempt
 from kasse.domain.discounts import CodeUsage, GiftCard
 from kasse.domain.events import DomainEvent
 from kasse.domain.order import Order
+from kasse.domain.stock import Needs, Shortage, StockLevel
 from kasse.domain.store import Product, Store, StoreConfig
 from kasse.domain.store_definition import SavedDefinition, StoreDefinition
 from kasse.domain.webhooks import (
@@ -33,11 +34,12 @@ class CatalogReader(Protocol):
 
     async def store_aliases(self) -> list[str]: ...
 
-    async def products_by_reference(self, store: Store, references: Sequence[str]
-                                    ) -> list[Product]:
+    async def products_by_reference(self, store: Store, references: Sequence[str], *,
+                                    order_id: UUID | None = None) -> list[Product]:
         """The store's products with these references (unknown ones are left out), with
-        their stock now. What the reader loaded before for the store's ``config_version``
-        may be reused."""
+        the stock available to sell now (on hand less what other orders than
+        ``order_id`` hold). What the reader loaded before for the store's
+        ``config_version`` may be reused."""
 
     async def list_products(self, store_id: UUID, *, skip: int, take: int, text: str | None
                             ) -> tuple[list[Product], int]: ...
@@ -97,10 +99,6 @@ class CheckoutRepository(Protocol):
                                payload: dict[str, Any], at: datetime,
                                dedupe_key: str | None = None) -> bool: ...
 
-    async def take_stock(self, store_id: UUID, product_reference: str,
-                         variant_reference: str | None, quantity: Decimal) -> bool:
-        """Decrement stock atomically; False when not enough is left."""
-
 
 class RedemptionRepository(Protocol):
     async def usage(self, store_id: UUID, codes: Sequence[str]) -> dict[str, CodeUsage]: ...
@@ -119,8 +117,35 @@ class RedemptionRepository(Protocol):
         short."""
 
 
+class StockRepository(Protocol):
+    async def reserve(self, store_id: UUID, order_id: UUID, needs: Needs,
+                      expires_at: datetime) -> list[Shortage]:
+        """Hold ``needs`` for the order until ``expires_at`` (replacing what it held);
+        the items that cannot be held (nothing is held then: roll back)."""
+
+    async def release(self, order_id: UUID) -> None: ...
+
+    async def expire(self, now: datetime) -> int:
+        """Delete the reservations that ran out; how many."""
+
+    async def take(self, store_id: UUID, order_id: UUID, product_reference: str,
+                   variant_reference: str | None, quantity: Decimal, at: datetime) -> bool:
+        """A sale (with its ledger entry), never below what other orders hold; False
+        when not enough is left. Untracked stock always succeeds."""
+
+    async def adjust(self, store_id: UUID, item_id: UUID, is_variant: bool, delta: Decimal,
+                     cause: str, at: datetime, *, reason: str | None = None,
+                     actor: str | None = None) -> Decimal | None:
+        """Change stock on hand with a ledger entry; ``None`` if it would go negative."""
+
+    async def levels(self, store_id: UUID) -> list[StockLevel]: ...
+
+
 class OrderUnit(Protocol):
     """What one order use case works with, inside one transaction."""
+
+    @property
+    def stock(self) -> StockRepository: ...
 
     @property
     def orders(self) -> OrderRepository: ...

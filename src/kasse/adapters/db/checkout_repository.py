@@ -1,9 +1,9 @@
-"""Checkout attempts, the gateway event inbox, the outbox and stock, in SQL."""
+"""Checkout attempts, the gateway event inbox and the outbox, in SQL (stock has its own
+repository: ``stock_repository``)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -15,8 +15,6 @@ from kasse.adapters.db.tables import (
     checkout_attempts,
     outbox_events,
     payment_events,
-    product_variants,
-    products,
 )
 from kasse.domain.checkout import AttemptStatus, CheckoutAttempt, Mode
 
@@ -33,31 +31,7 @@ _INSERT_NEW = {
     (name, table.name): dialect.insert(table).on_conflict_do_nothing()
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
     for table in (outbox_events, payment_events)}
-# Stock is taken by reference in one statement; only when that changes nothing is it
-# looked at again (not enough left, untracked, or no longer in the catalog).
-_PRODUCT_ID = (select(products.c.id)
-               .where(products.c.store_id == bindparam("b_store_id"),
-                      products.c.reference == bindparam("b_reference"))
-               .scalar_subquery())
-_TAKE_PRODUCT_STOCK = (
-    update(products)
-    .where(products.c.store_id == bindparam("b_store_id"),
-           products.c.reference == bindparam("b_reference"),
-           products.c.stock.is_not(None), products.c.stock >= bindparam("b_quantity"))
-    .values(stock=products.c.stock - bindparam("b_quantity")))
-_TAKE_VARIANT_STOCK = (
-    update(product_variants)
-    .where(product_variants.c.product_id == _PRODUCT_ID,
-           product_variants.c.reference == bindparam("b_variant"),
-           product_variants.c.stock.is_not(None),
-           product_variants.c.stock >= bindparam("b_quantity"))
-    .values(stock=product_variants.c.stock - bindparam("b_quantity")))
-_PRODUCT_STOCK = select(products.c.stock).where(
-    products.c.store_id == bindparam("b_store_id"),
-    products.c.reference == bindparam("b_reference"))
-_VARIANT_STOCK = select(product_variants.c.stock).where(
-    product_variants.c.product_id == _PRODUCT_ID,
-    product_variants.c.reference == bindparam("b_variant"))
+
 
 
 def _utc(value: datetime) -> datetime:
@@ -135,20 +109,3 @@ class SqlCheckoutRepository:
         return await self._insert_new(outbox_events, {
             "id": uuid4(), "store_id": store_id, "topic": topic, "aggregate_id": aggregate_id,
             "payload": payload, "created_at": at, "dedupe_key": dedupe_key})
-
-    async def take_stock(self, store_id: UUID, product_reference: str,
-                         variant_reference: str | None, quantity: Decimal) -> bool:
-        """Decrement tracked stock atomically; False when not enough is left (nothing
-        changes then). Untracked stock (NULL) always succeeds."""
-        keys: dict[str, Any] = {"b_store_id": store_id, "b_reference": product_reference,
-                                "b_quantity": quantity}
-        if variant_reference is not None:
-            keys["b_variant"] = variant_reference
-            taking, current = _TAKE_VARIANT_STOCK, _VARIANT_STOCK
-        else:
-            taking, current = _TAKE_PRODUCT_STOCK, _PRODUCT_STOCK
-        result = await self.conn.execute(taking, keys)
-        if result.rowcount == 1:
-            return True
-        untracked = (await self.conn.execute(current, keys)).first()
-        return untracked is None or untracked[0] is None

@@ -17,6 +17,7 @@ from kasse.adapters.db.database import Database
 from kasse.adapters.db.order_repository import SqlOrderRepository
 from kasse.adapters.db.product_cache import ProductCache, with_stock
 from kasse.adapters.db.redemption_repository import SqlRedemptionRepository
+from kasse.adapters.db.stock_repository import SqlStockRepository
 from kasse.domain.errors import Conflict
 from kasse.domain.events import DomainEvent
 from kasse.domain.store import Product, Store, StoreConfig
@@ -37,20 +38,24 @@ class SqlCatalogReader:
     async def store_aliases(self) -> list[str]:
         return await repo.store_aliases(self.conn)
 
-    async def products_by_reference(self, store: Store, references: Sequence[str]
-                                    ) -> list[Product]:
+    async def products_by_reference(self, store: Store, references: Sequence[str], *,
+                                    order_id: UUID | None = None) -> list[Product]:
         store_id, version = store.id, store.config_version
         cache = self._products
         if cache is None or (known := cache.known(store_id, version)) is None:
-            return await repo.products_by_reference(self.conn, store_id, references)
+            return await repo.products_by_reference(self.conn, store_id, references,
+                                                    order_id)
         wanted = list(dict.fromkeys(references))
         kept = [known[reference] for reference in wanted if reference in known]
         missing = [reference for reference in wanted if reference not in known]
-        found = (await repo.products_by_reference(self.conn, store_id, missing)
+        found = (await repo.products_by_reference(self.conn, store_id, missing, order_id)
                  if missing else [])
+        # The cache keeps what the store file says, never a moment's stock (which may
+        # already be less what others hold); stock is read anew below each time.
         cache.keep(store_id, version, found)
         if kept:
-            stock = await repo.stock_of(self.conn, [product.id for product in kept])
+            stock = await repo.stock_of(self.conn, [product.id for product in kept],
+                                        order_id)
             found += [current for product in kept
                       if (current := with_stock(product, stock)) is not None]
         return found
@@ -120,6 +125,7 @@ class SqlStorage:
 class SqlOrderUnit:
     def __init__(self, conn: AsyncConnection, products: ProductCache | None = None) -> None:
         self.conn = conn
+        self.stock = SqlStockRepository(conn)
         self.committed: list[Callable[[], None]] = []
         self.recorded: list[DomainEvent] = []
         self.published: list[tuple[DomainEvent, bool]] = []

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, bindparam, func, or_, select, union_all
+from sqlalchemy import Row, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kasse.adapters.db import tables as t
+from kasse.adapters.db.stock_repository import available_of, reserved_of
 from kasse.adapters.db.types import utc
 from kasse.domain.discounts import Discount, DiscountCode, DiscountKind, Reward, RewardTarget
 from kasse.domain.money import RoundingMethod
@@ -47,12 +49,6 @@ _VARIANTS_OF = (select(t.product_variants)
                 .where(t.product_variants.c.product_id.in_(
                     bindparam("b_product_ids", expanding=True)))
                 .order_by(t.product_variants.c.sort_order, t.product_variants.c.reference))
-_STOCK_OF = union_all(
-    select(t.products.c.id, t.products.c.stock)
-    .where(t.products.c.id.in_(bindparam("b_product_ids", expanding=True))),
-    select(t.product_variants.c.id, t.product_variants.c.stock)
-    .where(t.product_variants.c.product_id.in_(bindparam("b_variant_owner_ids",
-                                                         expanding=True))))
 _PRICES_OF = (select(t.prices.c.owner_id, t.prices.c.currency_id, t.prices.c.value)
               .where(t.prices.c.owner_id.in_(bindparam("b_owner_ids", expanding=True))))
 
@@ -290,36 +286,48 @@ def _product(row: Row[Any], variants: Iterable[ProductVariant],
     )
 
 
-async def _hydrate_products(conn: AsyncConnection, rows: Sequence[Row[Any]]) -> list[Product]:
+async def _hydrate_products(conn: AsyncConnection, rows: Sequence[Row[Any]],
+                            order_id: UUID | None = None) -> list[Product]:
+    """Products with their variants and prices; their stock is what is available to sell
+    now (on hand less what other orders than ``order_id`` hold)."""
     if not rows:
         return []
     product_ids = [r.id for r in rows]
     variant_rows = (await conn.execute(_VARIANTS_OF, {"b_product_ids": product_ids})).all()
     prices = await _prices_of(conn, product_ids + [v.id for v in variant_rows])
+    held = await reserved_of(conn, [r.id for r in (*rows, *variant_rows)
+                                    if r.stock is not None], order_id)
     variants: dict[UUID, list[ProductVariant]] = defaultdict(list)
     for v in variant_rows:
         variants[v.product_id].append(ProductVariant(
             id=v.id, reference=v.reference, sku=v.sku, name=v.name,
             attributes=tuple((a["alias"], a["name"], a["valueAlias"], a["valueName"])
                              for a in v.attributes),
-            prices=prices.get(v.id, MappingProxyType({})), stock=v.stock,
+            prices=prices.get(v.id, MappingProxyType({})),
+            stock=_available(v.stock, held.get(v.id)),
             properties=MappingProxyType(dict(v.properties or {}))))
-    return [_product(r, variants.get(r.id, ()), prices) for r in rows]
+    return [replace(product, stock=_available(product.stock, held.get(product.id)))
+            if product.id in held else product
+            for product in (_product(r, variants.get(r.id, ()), prices) for r in rows)]
+
+
+def _available(on_hand: Decimal | None, held: Decimal | None) -> Decimal | None:
+    return on_hand if on_hand is None or held is None else on_hand - held
 
 
 async def products_by_reference(conn: AsyncConnection, store_id: UUID,
-                                references: Sequence[str]) -> list[Product]:
+                                references: Sequence[str], order_id: UUID | None = None
+                                ) -> list[Product]:
     rows = (await conn.execute(_PRODUCTS_BY_REFERENCE, {
         "b_store_id": store_id, "b_references": list(references)})).all()
-    return await _hydrate_products(conn, rows)
+    return await _hydrate_products(conn, rows, order_id)
 
 
-async def stock_of(conn: AsyncConnection, product_ids: Sequence[UUID]
-                   ) -> dict[UUID, Decimal | None]:
-    """The stock of these products and of their variants now, by id (``None``: untracked)."""
-    ids = list(product_ids)
-    rows = await conn.execute(_STOCK_OF, {"b_product_ids": ids, "b_variant_owner_ids": ids})
-    return {row_id: stock for row_id, stock in rows}
+async def stock_of(conn: AsyncConnection, product_ids: Sequence[UUID],
+                   order_id: UUID | None = None) -> dict[UUID, Decimal | None]:
+    """Available to sell now of these products and their variants, by id (what
+    ``order_id`` holds counts as available to it; ``None``: untracked)."""
+    return await available_of(conn, product_ids, order_id)
 
 
 async def product_by_id(conn: AsyncConnection, product_id: UUID) -> Product | None:

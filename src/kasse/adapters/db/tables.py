@@ -232,6 +232,37 @@ product_variants = Table(
     UniqueConstraint("product_id", "reference", name="uq_product_variants_product_reference"),
 )
 
+# Every change to stock on hand, with its cause: on hand = the sum of an item's ledger.
+# An item is a product, or a variant (where a product's stock is kept per variant).
+stock_ledger = Table(
+    "stock_ledger",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("store_id", Uuid, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("item_id", Uuid, nullable=False),
+    Column("delta", ScaledDecimal, nullable=False),
+    Column("cause", String(20), nullable=False),
+    Column("reason", String(300)),
+    Column("order_id", Uuid),
+    Column("actor", String(200)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_stock_ledger_item", "item_id", "created_at"),
+)
+
+# Stock held for an order between the start of its payment and its finalization (or the
+# reservation's expiry): available to sell = on hand - active reservations.
+stock_reservations = Table(
+    "stock_reservations",
+    metadata,
+    Column("order_id", Uuid, ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True),
+    Column("item_id", Uuid, primary_key=True),
+    Column("store_id", Uuid, nullable=False),
+    Column("quantity", ScaledDecimal, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_stock_reservations_item", "item_id", "expires_at"),
+    Index("ix_stock_reservations_expires", "expires_at"),
+)
+
 # Catalog prices per currency of products, variants, payment fees, shipping methods and
 # shipping options (owner_id is the id of any of those).
 prices = Table(

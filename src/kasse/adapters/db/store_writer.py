@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from kasse.adapters.db import tables as t
+from kasse.adapters.db.stock_repository import IMPORT, SqlStockRepository
 from kasse.domain.store import AllowedCountry, StoreConfig
 from kasse.domain.store_definition import (
     SavedDefinition,
@@ -158,26 +159,34 @@ async def _stock(conn: AsyncConnection, definition: StoreDefinition, existing: _
     stock on hand (or, with ``set_stock``, take the file's). Returns (kept, changed)."""
     kept: list[StockChange] = []
     changed: list[StockChange] = []
+    store_id = definition.store_id
     for item in definition.stock_items():
         existed, on_hand = existing.stock(item.id)
         if not existed:
             if item.stock is not None:
-                await _put_stock(conn, item, item.stock)
+                await _put_stock(conn, store_id, item, None, item.stock)
         elif on_hand != item.stock:
             change = StockChange(item.label, on_hand, item.stock)
             if set_stock:
-                await _put_stock(conn, item, item.stock)
+                await _put_stock(conn, store_id, item, on_hand, item.stock)
                 changed.append(change)
             else:
                 kept.append(change)
     return kept, changed
 
 
-async def _put_stock(conn: AsyncConnection, item: StockItem, stock: Decimal | None) -> None:
-    """Set a product's or variant's stock on hand: every stock an import writes is
-    written here."""
+async def _put_stock(conn: AsyncConnection, store_id: UUID, item: StockItem,
+                     on_hand: Decimal | None, stock: Decimal | None) -> None:
+    """Set a product's or variant's stock on hand, with its ledger entry: every stock an
+    import writes is written here (untracked stock counts as none in the ledger)."""
     table = t.product_variants if item.is_variant else t.products
     await conn.execute(update(table).where(table.c.id == item.id).values(stock=stock))
+    delta = (stock or Decimal(0)) - (on_hand or Decimal(0))
+    if delta:
+        await SqlStockRepository(conn).record(
+            store_id, item.id, delta, IMPORT, datetime.now(UTC),
+            reason="new in the store file" if on_hand is None and stock is not None
+            else "stock taken from the store file")
 
 
 def _rows(definition: StoreDefinition) -> dict[str, list[Row]]:

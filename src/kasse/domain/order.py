@@ -27,12 +27,10 @@ from kasse.domain.money import decimal_places_of
 from kasse.domain.order_properties import MAX_PROPERTY_LENGTH, clean_properties
 from kasse.domain.payment import PaymentStatus
 from kasse.domain.store import (
-    Country,
     Currency,
     PaymentMethod,
     Product,
     ProductVariant,
-    Region,
     ShippingMethod,
     StoreConfig,
     TaxClass,
@@ -170,13 +168,6 @@ class Order:
         if self.shipping_same_as_billing or self.shipping_country_id is None:
             return self.billing_region_id
         return self.shipping_region_id
-
-    def tax_destination(self, config: StoreConfig) -> tuple[Country | None, Region | None]:
-        """Tax follows the shipping country, then billing, then the store default."""
-        country = config.country_by_id(self.effective_shipping_country_id)
-        if country is not None:
-            return country, config.region_by_id(self.effective_shipping_region_id)
-        return config.country_by_id(config.store.default_country_id), None
 
     # --- lines -----------------------------------------------------------------------
 

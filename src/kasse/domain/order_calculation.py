@@ -12,6 +12,9 @@ round. Rounding to the currency then happens where the store says:
 Both sides are rounded from exact figures and tax is their difference, so
 ``withoutTax + tax == withTax`` everywhere, and a store whose gross prices are the same
 charges the same ``withTax`` whether it enters prices with or without tax.
+
+Destination, tax class, rate and rounding are the pricing policy's (``pricing.py``); this
+module adds the order's own arithmetic: bundles, discounts and gift cards.
 """
 
 from __future__ import annotations
@@ -23,47 +26,10 @@ from decimal import Decimal
 from uuid import UUID
 
 from kasse.domain.discounts import Discount, DiscountKind, Reward, RewardTarget
-from kasse.domain.money import ZERO, RoundingMethod, round_to
+from kasse.domain.money import ZERO
 from kasse.domain.order import Order, OrderLine
-from kasse.domain.pricing import Price, tax_rate
-from kasse.domain.store import Country, Region, StoreConfig, TaxClass
-
-ONE = Decimal(1)
-
-
-@dataclass(frozen=True, slots=True)
-class Exact:
-    """An unrounded price: net and gross."""
-
-    net: Decimal
-    gross: Decimal
-
-    @classmethod
-    def of(cls, configured: Decimal, rate: Decimal, includes_tax: bool) -> Exact:
-        if includes_tax:
-            return cls(configured / (ONE + rate) if rate else configured, configured)
-        return cls(configured, configured * (ONE + rate) if rate else configured)
-
-    def __add__(self, other: Exact) -> Exact:
-        return Exact(self.net + other.net, self.gross + other.gross)
-
-    def __sub__(self, other: Exact) -> Exact:
-        return Exact(self.net - other.net, self.gross - other.gross)
-
-    def times(self, quantity: Decimal) -> Exact:
-        return Exact(self.net * quantity, self.gross * quantity)
-
-    def rounded(self, decimal_places: int) -> Exact:
-        return Exact(round_to(self.net, decimal_places), round_to(self.gross, decimal_places))
-
-    def price(self, currency_id: UUID) -> Price:
-        return Price(currency_id, self.net, self.gross - self.net, self.gross)
-
-    def scaled(self, factor: Decimal) -> Exact:
-        return Exact(self.net * factor, self.gross * factor)
-
-
-ZERO_EXACT = Exact(ZERO, ZERO)
+from kasse.domain.pricing import ZERO_EXACT, Exact, Fee, Price, PricingPolicy
+from kasse.domain.store import StoreConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +55,7 @@ class AdjustedPrice:
 
     @property
     def adjustment(self) -> Price:
-        return _minus(self.value, self.without_adjustments)
+        return self.value - self.without_adjustments
 
     @property
     def with_previous_adjustments(self) -> Price:
@@ -99,17 +65,7 @@ class AdjustedPrice:
     @property
     def total_adjustment(self) -> Price:
         previous = self.previous_adjustments or Price.zero(self.value.currency_id)
-        return _plus(self.adjustment, previous)
-
-
-def _minus(a: Price, b: Price) -> Price:
-    return Price(a.currency_id, a.without_tax - b.without_tax, a.tax - b.tax,
-                 a.with_tax - b.with_tax)
-
-
-def _plus(a: Price, b: Price) -> Price:
-    return Price(a.currency_id, a.without_tax + b.without_tax, a.tax + b.tax,
-                 a.with_tax + b.with_tax)
+        return self.adjustment + previous
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,44 +127,7 @@ class OrderCalculation:
 class _Context:
     config: StoreConfig
     order: Order
-    country: Country | None
-    region: Region | None
-    decimal_places: int
-    method: RoundingMethod
-    includes_tax: bool
-
-    def rate_of(self, tax_class: TaxClass | None) -> Decimal:
-        return tax_rate(tax_class, self.country, self.region)
-
-    def class_for(self, own: UUID | None) -> TaxClass | None:
-        c = self.config
-        return (c.tax_class_by_id(own) or c.tax_class_by_id(self.order.tax_class_id)
-                or c.tax_class_by_id(c.store.default_tax_class_id))
-
-    def unit(self, exact: Exact) -> Exact:
-        return exact.rounded(self.decimal_places) if self.method is RoundingMethod.UNIT else exact
-
-    def line(self, exact: Exact) -> Exact:
-        if self.method is RoundingMethod.TOTAL:
-            return exact
-        return exact.rounded(self.decimal_places)
-
-
-def _context(order: Order, config: StoreConfig) -> _Context:
-    currency = config.currency_by_id(order.currency_id)
-    country, region = order.tax_destination(config)
-    return _Context(config, order, country, region,
-                    currency.decimal_places if currency else 2,
-                    config.store.rounding_method, config.store.prices_include_tax)
-
-
-def fee_price(order: Order, config: StoreConfig, configured: Decimal,
-              tax_class_id: UUID | None) -> tuple[Price, Decimal]:
-    """A shipping rate or payment fee as it would be charged on this order, with its rate
-    (rounded to the currency, for showing the choices)."""
-    ctx = _context(order, config)
-    fee = _fee(ctx, configured, tax_class_id)
-    return fee.price_exact.rounded(ctx.decimal_places).price(order.currency_id), fee.rate
+    pricing: PricingPolicy
 
 
 def calculate(order: Order, config: StoreConfig, at: datetime | None = None
@@ -217,7 +136,8 @@ def calculate(order: Order, config: StoreConfig, at: datetime | None = None
     discounts that apply at ``at`` (default: now) and the gift cards redeemed on it."""
     # A finalized order keeps the discounts it was placed with.
     at = order.finalized_at or at or datetime.now(UTC)
-    ctx = _context(order, config)
+    pricing = PricingPolicy.for_order(order, config)
+    ctx = _Context(config, order, pricing)
     cid = order.currency_id
     totals: dict[UUID, Exact] = {}
     for line in order.lines:
@@ -236,30 +156,28 @@ def calculate(order: Order, config: StoreConfig, at: datetime | None = None
     subtotal, subtotal_adjustments = discounts.apply(RewardTarget.SUBTOTAL, adjusted_lines)
 
     shipping_fee = _shipping(ctx)
-    shipping, shipping_adjustments = discounts.apply(RewardTarget.SHIPPING,
-                                                     shipping_fee.price_exact)
+    shipping, shipping_adjustments = discounts.apply(RewardTarget.SHIPPING, shipping_fee.exact)
     payment = _payment(ctx)
-    before_total = subtotal + shipping + payment.price_exact
+    before_total = subtotal + shipping + payment.exact
     total, total_adjustments = discounts.apply(RewardTarget.TOTAL, before_total)
-    if ctx.method is RoundingMethod.TOTAL:
-        total = total.rounded(ctx.decimal_places)
-        before_total = before_total.rounded(ctx.decimal_places)
+    total = pricing.total(total)
+    before_total = pricing.total(before_total)
     total_price = total.price(cid)
-    lower = (subtotal_before - subtotal) + (shipping_fee.price_exact - shipping)
+    lower = (subtotal_before - subtotal) + (shipping_fee.exact - shipping)
     gift_cards, transaction = _gift_cards(order, max(total_price.with_tax, ZERO), at)
     return OrderCalculation(
         currency_id=cid,
-        tax_rate=ctx.rate_of(ctx.class_for(None)),
+        tax_rate=pricing.rate(pricing.tax_class()),
         lines=line_results,
         subtotal=AdjustedPrice(subtotal.price(cid), adjusted_lines.price(cid),
                                subtotal_adjustments,
-                               _negative(subtotal_before - adjusted_lines).price(cid)),
+                               (-(subtotal_before - adjusted_lines)).price(cid)),
         shipping=FeeCalculation(shipping_fee.rate, AdjustedPrice(
-            shipping.price(cid), shipping_fee.price_exact.price(cid), shipping_adjustments,
+            shipping.price(cid), shipping_fee.exact.price(cid), shipping_adjustments,
             Price.zero(cid))),
-        payment=payment.calculated(cid),
+        payment=FeeCalculation(payment.rate, AdjustedPrice.plain(payment.exact.price(cid))),
         total=AdjustedPrice(total_price, before_total.price(cid), total_adjustments,
-                            _negative(lower).price(cid)),
+                            (-lower).price(cid)),
         transaction_amount=transaction,
         codes=applying.codes,
         automatic_discounts=applying.automatic,
@@ -274,30 +192,28 @@ def _sum(values: Iterable[Exact]) -> Exact:
     return total
 
 
-def _negative(exact: Exact) -> Exact:
-    return Exact(-exact.net, -exact.gross)
-
-
 def _line_total(ctx: _Context, line: OrderLine) -> Exact:
     """The line's total before discounts (per one of its parent's units for bundle items)."""
-    tax_class = ctx.class_for(line.tax_class_id or line.product_tax_class_id)
-    unit = ctx.unit(Exact.of(line.unit_price, ctx.rate_of(tax_class), ctx.includes_tax))
+    pricing = ctx.pricing
+    tax_class = pricing.tax_class(line.tax_class_id, line.product_tax_class_id)
+    unit = pricing.unit(pricing.exact(line.unit_price, pricing.rate(tax_class)))
     for child in line.children:
         unit = unit + _line_total(ctx, child)
-    return ctx.line(unit.times(line.quantity))
+    return pricing.line(unit.times(line.quantity))
 
 
 def _describe(ctx: _Context, line: OrderLine, out: dict[UUID, LineCalculation],
               total: Exact | None = None, adjustments: tuple[PriceAdjustment, ...] = ()
               ) -> Exact:
     """Record the line's prices (and its bundle items'); returns its unit price."""
-    tax_class = ctx.class_for(line.tax_class_id or line.product_tax_class_id)
-    rate = ctx.rate_of(tax_class)
-    base = ctx.unit(Exact.of(line.unit_price, rate, ctx.includes_tax))
+    pricing = ctx.pricing
+    tax_class = pricing.tax_class(line.tax_class_id, line.product_tax_class_id)
+    rate = pricing.rate(tax_class)
+    base = pricing.unit(pricing.exact(line.unit_price, rate))
     unit = base
     for child in line.children:
-        unit = unit + ctx.line(_describe(ctx, child, out).times(child.quantity))
-    before = ctx.line(unit.times(line.quantity))
+        unit = unit + pricing.line(_describe(ctx, child, out).times(child.quantity))
+    before = pricing.line(unit.times(line.quantity))
     cid = ctx.order.currency_id
     after = before if total is None else total
     out[line.id] = LineCalculation(
@@ -317,8 +233,9 @@ class _Applying:
 def _applying(ctx: _Context, subtotal: Exact, at: datetime) -> _Applying:
     """The discounts that apply, in their configured order, and the state of each code."""
     order, config = ctx.order, ctx.config
-    basis = subtotal.gross if ctx.includes_tax else subtotal.net
-    country_id = ctx.country.id if ctx.country else None
+    basis = subtotal.gross if ctx.pricing.includes_tax else subtotal.net
+    country = ctx.pricing.destination.country
+    country_id = country.id if country else None
     redeemed: dict[UUID, str] = {}
     for code in order.discount_codes:
         found = config.discount_code(code)
@@ -359,7 +276,7 @@ class _Adjusting:
               units: Decimal = Decimal(1)) -> Exact:
         """The (negative, rounded) adjustment ``reward`` makes to ``price``."""
         ctx = self.ctx
-        basis = price.gross if ctx.includes_tax else price.net
+        basis = price.gross if ctx.pricing.includes_tax else price.net
         if basis <= 0:
             return ZERO_EXACT
         if reward.percentage is not None:
@@ -369,7 +286,7 @@ class _Adjusting:
             if amount is None:
                 return ZERO_EXACT
             factor = min(amount * units / basis, Decimal(1))
-        return ctx.line(_negative(price.scaled(factor)))
+        return ctx.pricing.line(-price.scaled(factor))
 
     def _adjustment(self, discount: Discount, before: Exact, change: Exact
                     ) -> PriceAdjustment:
@@ -414,38 +331,22 @@ def _gift_cards(order: Order, total: Decimal, at: datetime
     return tuple(paid), left
 
 
-@dataclass(frozen=True, slots=True)
-class _Fee:
-    rate: Decimal
-    price_exact: Exact
-
-    def calculated(self, currency_id: UUID) -> FeeCalculation:
-        return FeeCalculation(self.rate, AdjustedPrice.plain(self.price_exact.price(currency_id)))
-
-
-def _fee(ctx: _Context, configured: Decimal | None, own_class: UUID | None) -> _Fee:
-    rate = ctx.rate_of(ctx.class_for(own_class))
-    if configured is None:
-        return _Fee(rate, ZERO_EXACT)
-    return _Fee(rate, ctx.line(ctx.unit(Exact.of(configured, rate, ctx.includes_tax))))
-
-
-def _shipping(ctx: _Context) -> _Fee:
+def _shipping(ctx: _Context) -> Fee:
     method = ctx.config.shipping_method_by_id(ctx.order.shipping_method_id)
     if method is None:
-        return _fee(ctx, None, None)
+        return ctx.pricing.fee(None, None)
     value = method.price_in(ctx.order.currency_id)
     option = next((o for o in method.options if o.id == ctx.order.shipping_option_id), None)
     if option is not None:
         value = option.prices.get(ctx.order.currency_id)
-    return _fee(ctx, value, method.tax_class_id)
+    return ctx.pricing.fee(value, method.tax_class_id)
 
 
-def _payment(ctx: _Context) -> _Fee:
+def _payment(ctx: _Context) -> Fee:
     method = ctx.config.payment_method_by_id(ctx.order.payment_method_id)
     if method is None:
-        return _fee(ctx, None, None)
-    return _fee(ctx, method.fee_in(ctx.order.currency_id), method.tax_class_id)
+        return ctx.pricing.fee(None, None)
+    return ctx.pricing.fee(method.fee_in(ctx.order.currency_id), method.tax_class_id)
 
 
 def total_quantity(order: Order) -> Decimal:

@@ -5,19 +5,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 
 from kasse.domain.errors import InvalidInput
-from kasse.domain.pricing import Price, effective_tax_class, price_from_configured, tax_rate
-from kasse.domain.store import (
-    Country,
-    Currency,
-    Product,
-    ProductVariant,
-    Region,
-    StoreConfig,
-    TaxClass,
-)
+from kasse.domain.pricing import Destination, PricingPolicy, tax_destination
+from kasse.domain.store import Country, Currency, Region, StoreConfig, TaxClass
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,33 +40,15 @@ class Session:
     currency_from_header: bool = False
 
     @property
-    def tax_country(self) -> Country | None:
-        """Tax follows the destination: shipping country, then billing, then store default."""
-        return self.shipping_country or self.billing_country or self.config.country_by_id(
-            self.config.store.default_country_id)
+    def destination(self) -> Destination:
+        """Where the session's prices are taxed (see ``pricing.tax_destination``)."""
+        return tax_destination(self.config, self.shipping_country, self.shipping_region,
+                               self.billing_country, self.billing_region)
 
-    @property
-    def tax_region(self) -> Region | None:
-        if self.shipping_country is not None:
-            return self.shipping_region
-        return self.billing_region if self.billing_country is not None else None
-
-    def product_price(self, product: Product, variant: ProductVariant | None) -> Price | None:
-        """The product's price in the session currency with tax at the session destination."""
-        if self.currency is None:
-            return None
-        value: Decimal | None = None
-        if variant is not None:
-            value = variant.prices.get(self.currency.id)
-        if value is None:
-            value = product.prices.get(self.currency.id)
-        if value is None:
-            return None
-        tax_class = effective_tax_class(self.config, product.tax_class_id, self.tax_class)
-        rate = tax_rate(tax_class, self.tax_country, self.tax_region)
-        return price_from_configured(value, self.currency.id, rate,
-                                     self.config.store.prices_include_tax,
-                                     self.currency.decimal_places)
+    def pricing(self) -> PricingPolicy:
+        """The pricing policy for this session's currency, destination and tax class."""
+        return PricingPolicy.of(self.config, self.currency.id if self.currency else None,
+                                self.destination, self.tax_class)
 
 
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{1,8}([-_][A-Za-z0-9]{1,8})*$")

@@ -14,7 +14,7 @@ from kasse.api.responses import JsonResponse
 from kasse.api.serializers import View, number
 from kasse.api.shaping import apply_fields
 from kasse.domain.errors import NotFound
-from kasse.domain.pricing import Price, effective_tax_class, price_from_configured, tax_rate
+from kasse.domain.pricing import Price, PricingPolicy
 from kasse.domain.session import Session, SessionHeaders, resolve_session
 from kasse.domain.store import Country, PaymentMethod, Region, ShippingMethod, StoreConfig
 from kasse.services import catalog
@@ -71,23 +71,14 @@ def _filter_country(config: StoreConfig, code: str | None) -> Country | None:
     return country
 
 
-def _fee(sess: Session, method: PaymentMethod | ShippingMethod, value: Any) -> Price | None:
-    if value is None or sess.currency is None:
-        return None
-    tax_class = effective_tax_class(sess.config, method.tax_class_id, sess.tax_class)
-    rate = tax_rate(tax_class, sess.tax_country, sess.tax_region)
-    return price_from_configured(value, sess.currency.id, rate,
-                                 sess.config.store.prices_include_tax,
-                                 sess.currency.decimal_places)
-
-
 def _payment_methods(sess: Session, methods: list[PaymentMethod], s: Shape, v1: bool
                      ) -> list[dict[str, Any]]:
     view = View(sess.config)
-    currency_id = sess.currency.id if sess.currency else None
+    pricing = sess.pricing()
+    currency_id = pricing.currency_id
     return [
-        view.payment_method(m, s.expand,
-                            _fee(sess, m, m.fee_in(currency_id) if currency_id else None), v1)
+        view.payment_method(m, s.expand, pricing.price(
+            m.fee_in(currency_id) if currency_id else None, m.tax_class_id), v1)
         for m in methods
     ]
 
@@ -95,10 +86,11 @@ def _payment_methods(sess: Session, methods: list[PaymentMethod], s: Shape, v1: 
 def _shipping_methods(sess: Session, methods: list[ShippingMethod], s: Shape, v1: bool
                       ) -> list[dict[str, Any]]:
     view = View(sess.config)
-    currency_id = sess.currency.id if sess.currency else None
+    pricing = sess.pricing()
+    currency_id = pricing.currency_id
     return [
-        view.shipping_method(m, s.expand,
-                             _fee(sess, m, m.price_in(currency_id) if currency_id else None), v1)
+        view.shipping_method(m, s.expand, pricing.price(
+            m.price_in(currency_id) if currency_id else None, m.tax_class_id), v1)
         for m in methods
     ]
 
@@ -309,13 +301,13 @@ async def get_shipping_method_v2(idOrAlias: str, sess: Sess, s: ShapeDep  # noqa
 # --- products ---------------------------------------------------------------------
 
 
-def _adjusted(sess: Session, price: Price | None, quantity: Any) -> dict[str, Any] | None:
+def _adjusted(sess: Session, pricing: PricingPolicy, price: Price | None, quantity: Any
+              ) -> dict[str, Any] | None:
     """Adjusted prices without discounts: the unit and line price as they stand."""
-    if price is None or sess.currency is None:
+    if price is None:
         return None
     view = View(sess.config)
-    line = price.times(quantity, sess.currency.decimal_places,
-                       sess.config.store.prices_include_tax)
+    line = pricing.line_price(price, quantity)
     zero = Price.zero(price.currency_id)
 
     def adjusted(p: Price) -> dict[str, Any]:
@@ -367,12 +359,13 @@ async def get_products(
         headers = {"X-Total-Count": str(total)}
     quantity = catalog.adjusted_quantity(AdjustedPriceCalculationQuantity)
     view = View(sess.config)
+    pricing = sess.pricing()
     body = []
     for item in items:
-        price = sess.product_price(item.product, item.variant)
-        tax_class = effective_tax_class(sess.config, item.product.tax_class_id, sess.tax_class)
+        price = pricing.product_price(item.product, item.variant)
+        tax_class = pricing.tax_class(product=item.product.tax_class_id)
         product = view.product(item.product, item.variant, price, tax_class, s.expand)
         if CalculateAdjustedPrices:
-            product["priceWithAdjustments"] = _adjusted(sess, price, quantity)
+            product["priceWithAdjustments"] = _adjusted(sess, pricing, price, quantity)
         body.append(product)
     return respond(body, s, headers)

@@ -6,19 +6,24 @@ from decimal import Decimal
 import pytest
 
 from kasse.domain.errors import CurrencyMismatch, PrecisionError
-from kasse.domain.money import Money, require_precision, round_to
-from kasse.domain.pricing import price_from_configured
+from kasse.domain.money import require_precision, round_to
+from kasse.domain.pricing import Price, price_from_configured
 
 EUR = uuid.uuid4()
+USD = uuid.uuid4()
 
 
-def test_money_refuses_floats_and_mixed_currencies() -> None:
+def test_prices_refuse_floats_and_mixed_currencies() -> None:
     with pytest.raises(TypeError):
-        Money(0.1, "EUR")  # type: ignore[arg-type]
+        price_from_configured(0.1, EUR, Decimal("0.19"), True, 2)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        price_from_configured(0.1, EUR, Decimal("0.19"), False, 2)  # type: ignore[arg-type]
     with pytest.raises(CurrencyMismatch):
-        Money(Decimal(1), "EUR") + Money(Decimal(1), "USD")
-    total = Money(Decimal("0.1"), "EUR") + Money(Decimal("0.2"), "EUR")
-    assert total == Money(Decimal("0.3"), "EUR")
+        Price(EUR, Decimal(1), Decimal(0), Decimal(1)) + Price(USD, Decimal(1), Decimal(0),
+                                                               Decimal(1))
+    total = (Price(EUR, Decimal("0.1"), Decimal(0), Decimal("0.1"))
+             + Price(EUR, Decimal("0.2"), Decimal(0), Decimal("0.2")))
+    assert total == Price(EUR, Decimal("0.3"), Decimal(0), Decimal("0.3"))
 
 
 def test_rounding_is_half_up_not_bankers() -> None:

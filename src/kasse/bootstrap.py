@@ -1,4 +1,9 @@
-"""The composition root: settings, database, key material and the app, wired once."""
+"""The composition root: settings, database, key material, payment providers and the
+services, wired once into the application container that every entry point receives.
+
+``create_app`` enters :func:`bootstrap` when the app starts and every ``kasse`` command
+runs inside one; nothing connects at import time.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +13,45 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 
 from kasse.adapters.db.database import Database
+from kasse.adapters.db.migrate import upgrade_engine
+from kasse.adapters.db.outage import unavailable
+from kasse.adapters.db.storage import SqlStorage
 from kasse.adapters.db.webhook_repository import SqlWebhookStorage, on_outbox_commit
 from kasse.adapters.http.webhook_sender import HttpWebhookSender
+from kasse.adapters.metrics import PrometheusMetrics
 from kasse.config import Settings
 from kasse.domain.store import StoreConfig
 from kasse.domain.webhooks import RetryPolicy
 from kasse.payments.registry import ProviderRegistry
 from kasse.payments.testgateway import GatewayConfig, create_gateway_app
 from kasse.payments.testgateway_provider import TEST_GATEWAY
+from kasse.services.catalog import StoreDirectory
+from kasse.services.checkout import Checkout
+from kasse.services.orders import Orders
+from kasse.services.ports import Storage
+from kasse.services.webhook_endpoints import WebhookEndpoints
 from kasse.services.webhooks import WebhookDeliveries, WebhookWorker
 
+__all__ = [
+    "DATABASE_ERROR", "Container", "Database", "MountedGateway", "api_keys", "bootstrap",
+    "database_unavailable", "payment_providers", "process_metrics", "run_with_container",
+    "running_webhook_worker", "secret_key", "test_gateway_merchants",
+]
+
 log = logging.getLogger("kasse")
+T = TypeVar("T")
 
 
 def api_keys(settings: Settings) -> tuple[list[bytes], bool]:
@@ -124,21 +148,123 @@ def test_gateway_merchants(configs: Iterable[StoreConfig]) -> dict[str, str]:
     return merchants
 
 
+@dataclass(frozen=True, eq=False)
+class Container:
+    """Everything kasse's entry points use, wired once from the settings by
+    :func:`bootstrap` and valid while its block runs.
+
+    The API reads it from ``app.state`` (see ``api.state``), each ``kasse`` command gets
+    its own. Nothing outside this module builds these parts.
+    """
+
+    settings: Settings
+    database: Database
+    """Reached only through the parts below and the webhook worker."""
+    storage: Storage
+    stores: StoreDirectory
+    orders: Orders
+    checkout: Checkout
+    payment_providers: ProviderRegistry
+    webhook_endpoints: WebhookEndpoints
+    gateway: MountedGateway | None
+    """The simulated test gateway this process serves, if any."""
+
+    @cached_property
+    def api_keys(self) -> tuple[bytes, ...]:
+        """The accepted Api-Key values. Without configured keys kasse's key file is made
+        the first time they are asked for (the app does when it starts), so that a
+        command that needs no key leaves the data folder alone."""
+        keys, _generated = api_keys(self.settings)
+        return tuple(keys)
+
+    @cached_property
+    def secret_key(self) -> bytes:
+        """The key that signs payment links and the demo's cookies (made as the Api-Key
+        file is, when first asked for)."""
+        return secret_key(self.settings)
+
+
+@asynccontextmanager
+async def bootstrap(settings: Settings | None = None, *, db: Database | None = None,
+                    gateway: MountedGateway | None = None, migrate: bool | None = None
+                    ) -> AsyncIterator[Container]:
+    """The application container for ``settings``, valid while the block runs.
+
+    ``db``: a database the caller opened and closes (tests); by default one is opened from
+    the settings and closed when the block ends. ``gateway``: the simulated test gateway
+    the caller serves; it becomes the test gateway's provider and runs with the block.
+    ``migrate``: apply pending migrations first (default: ``settings.auto_migrate``).
+    """
+    settings = settings or Settings()
+    database = db or Database.from_url(settings.effective_database_url,
+                                       pool_size=settings.db_pool_size)
+    try:
+        if settings.auto_migrate if migrate is None else migrate:
+            await upgrade_engine(database.engine)
+        storage = SqlStorage(database)
+        stores = StoreDirectory(storage)
+        providers = payment_providers(settings, gateway)
+        kasse = Container(
+            settings=settings, database=database, storage=storage, stores=stores,
+            orders=Orders(storage),
+            checkout=Checkout(storage, stores, providers,
+                              token_ttl=timedelta(minutes=settings.checkout_token_minutes)),
+            payment_providers=providers,
+            webhook_endpoints=WebhookEndpoints(SqlWebhookStorage(database)),
+            gateway=gateway)
+        async with AsyncExitStack() as stack:
+            if gateway is not None:
+                gateway.config.merchants.update(test_gateway_merchants(await stores.warm_up()))
+                await stack.enter_async_context(gateway.app.router.lifespan_context(gateway.app))
+            yield kasse
+    finally:
+        if db is None:
+            await database.dispose()
+
+
+def run_with_container(work: Callable[[Container], Awaitable[T]],
+                       settings: Settings | None = None, *,
+                       migrate: bool | None = None) -> T:
+    """``work`` done with a container of its own in a new event loop, as each ``kasse``
+    command runs; the database is closed when it returns."""
+
+    async def main() -> T:
+        async with bootstrap(settings, migrate=migrate) as kasse:
+            return await work(kasse)
+
+    return asyncio.run(main())
+
+
+def process_metrics() -> PrometheusMetrics:
+    """The process's metrics (Prometheus): request latencies, and the counts the services
+    report through ``services.telemetry``."""
+    return PrometheusMetrics()
+
+
+DATABASE_ERROR: type[Exception] = DBAPIError
+"""What the database adapter raises when a statement fails; ``database_unavailable`` says
+which of those mean the database is out of reach, worth a retry (the API's 503)."""
+
+database_unavailable: Callable[[BaseException], bool] = unavailable
+
+
 WEBHOOK_STOP_SECONDS = 20.0
 """How long stopping waits for webhook requests under way (each is cut at 15 s)."""
 
 
 @asynccontextmanager
-async def running_webhook_worker(settings: Settings, db: Database) -> AsyncIterator[None]:
+async def running_webhook_worker(kasse: Container) -> AsyncIterator[None]:
     """A webhook delivery worker running in this process's event loop while the block
     runs; on exit it finishes the requests under way and records them."""
+    settings = kasse.settings
     async with HttpWebhookSender() as sender:
         deliveries = WebhookDeliveries(
-            SqlWebhookStorage(db), sender, worker=f"{socket.gethostname()}:{os.getpid()}",
+            SqlWebhookStorage(kasse.database), sender,
+            worker=f"{socket.gethostname()}:{os.getpid()}",
             policy=RetryPolicy(base=timedelta(seconds=settings.webhook_retry_base_seconds)),
             batch=settings.webhook_concurrency)
         worker = WebhookWorker(deliveries, poll_interval=settings.webhook_poll_seconds)
-        stop_waking = on_outbox_commit(db.engine, worker.wake)
+        stop_waking = on_outbox_commit(kasse.database.engine, worker.wake)
         task = asyncio.create_task(worker.run(), name="kasse-webhook-worker")
         try:
             yield

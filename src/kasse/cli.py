@@ -4,37 +4,41 @@ webhook, worker."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
 from kasse import logs
 from kasse.config import Settings
 
+if TYPE_CHECKING:  # the commands import what they need when they run
+    from kasse.bootstrap import Container
+
 
 def _settings() -> Settings:
     return Settings()
 
 
-def cmd_migrate(_: argparse.Namespace) -> int:
-    from kasse.adapters.db.migrate import upgrade
+async def _nothing(_: Container) -> None:
+    return None
 
-    settings = _settings()
-    asyncio.run(upgrade(settings.effective_database_url))
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    from kasse.bootstrap import run_with_container
+
+    run_with_container(_nothing, _settings(), migrate=True)
     print("database is up to date")
     return 0
 
 
 def _import(path: str, *, set_stock: bool = False) -> int:
     from kasse.adapters.config_file import ConfigFileError, read_config_file
-    from kasse.adapters.db.database import Database
-    from kasse.adapters.db.migrate import upgrade
-    from kasse.adapters.db.storage import SqlStorage
+    from kasse.bootstrap import run_with_container
     from kasse.services.store_import import StoreFileInvalid, dotted_location, import_store
 
     settings = _settings()
@@ -44,11 +48,9 @@ def _import(path: str, *, set_stock: bool = False) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    async def run() -> int:
-        await upgrade(settings.effective_database_url)
-        db = Database.from_url(settings.effective_database_url)
+    async def run(kasse: Container) -> int:
         try:
-            result = await import_store(SqlStorage(db), document.data, set_stock=set_stock)
+            result = await import_store(kasse.storage, document.data, set_stock=set_stock)
         except StoreFileInvalid as exc:
             print(f"error: {document.path} is not a valid store file; nothing was changed:",
                   file=sys.stderr)
@@ -58,8 +60,6 @@ def _import(path: str, *, set_stock: bool = False) -> int:
                 print(f"  {document.path}: {where}{dotted_location(loc)}: {message}",
                       file=sys.stderr)
             return 2
-        finally:
-            await db.dispose()
         store = f"store '{result.store_alias}' ({result.store_id})"
         if result.created or result.updated or result.deleted:
             print(f"{store}: {result.created} created, {result.updated} updated, "
@@ -76,7 +76,7 @@ def _import(path: str, *, set_stock: bool = False) -> int:
             print(f"  {kept}")
         return 0
 
-    return asyncio.run(run())
+    return run_with_container(run, settings, migrate=True)
 
 
 def _stock(value: Decimal | None) -> str:
@@ -118,12 +118,8 @@ def cmd_payment_link(args: argparse.Namespace) -> int:
     from datetime import timedelta
     from uuid import UUID
 
-    from kasse.adapters.db.database import Database
-    from kasse.adapters.db.storage import SqlStorage
-    from kasse.bootstrap import secret_key
+    from kasse.bootstrap import run_with_container
     from kasse.domain.errors import DomainError
-    from kasse.services.catalog import StoreDirectory
-    from kasse.services.orders import Orders
 
     settings = _settings()
     try:
@@ -132,31 +128,27 @@ def cmd_payment_link(args: argparse.Namespace) -> int:
         print(f"error: {args.order_id!r} is not an order id", file=sys.stderr)
         return 2
 
-    async def run() -> int:
-        db = Database.from_url(settings.effective_database_url)
+    async def run(kasse: Container) -> int:
         try:
-            storage = SqlStorage(db)
-            config = await StoreDirectory(storage).get(args.store)
-            token = await Orders(storage).payment_link(
-                config, order_id, secret_key(settings), timedelta(minutes=args.minutes))
+            config = await kasse.stores.get(args.store)
+            token = await kasse.orders.payment_link(
+                config, order_id, kasse.secret_key, timedelta(minutes=args.minutes))
         except DomainError as exc:
             print(f"error: {exc.detail}", file=sys.stderr)
             return 2
-        finally:
-            await db.dispose()
         print(token)
         print(f"Look it up with: GET /umbraco/commerce/storefront/api/v1/order/{token}",
               file=sys.stderr)
         return 0
 
-    return asyncio.run(run())
+    return run_with_container(run, settings, migrate=False)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from kasse.adapters.db.migrate import upgrade
     from kasse.api.http_protocol import LimitedHttpToolsProtocol
+    from kasse.bootstrap import run_with_container
 
     settings = _settings()
     if settings.test_gateway and args.workers > 1:
@@ -165,7 +157,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
               "`python -m kasse.payments.testgateway`", file=sys.stderr)
         return 2
     if settings.auto_migrate:
-        asyncio.run(upgrade(settings.effective_database_url))
+        run_with_container(_nothing, settings, migrate=True)
     # Workers start with migrations already applied; they must not race to apply them.
     os.environ["KASSE_AUTO_MIGRATE"] = "false"
     if args.workers > 1:
@@ -193,8 +185,7 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     """Delete abandoned carts once (the server also does it now and then)."""
     from datetime import UTC, datetime, timedelta
 
-    from kasse.adapters.db.database import Database
-    from kasse.adapters.db.storage import SqlStorage
+    from kasse.bootstrap import run_with_container
     from kasse.services.housekeeping import delete_abandoned_carts
 
     settings = _settings()
@@ -203,15 +194,12 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
         print("kasse cleanup: abandoned carts are kept (KASSE_ABANDONED_CART_DAYS=0)")
         return 0
 
-    async def run() -> int:
-        db = Database.from_url(settings.effective_database_url)
-        try:
-            return await delete_abandoned_carts(SqlStorage(db), datetime.now(UTC),
-                                                timedelta(days=days))
-        finally:
-            await db.dispose()
+    async def run(kasse: Container) -> int:
+        return await delete_abandoned_carts(kasse.storage, datetime.now(UTC),
+                                            timedelta(days=days))
 
-    print(f"deleted {asyncio.run(run())} carts untouched for {days:g} days")
+    deleted = run_with_container(run, settings, migrate=False)
+    print(f"deleted {deleted} carts untouched for {days:g} days")
     return 0
 
 

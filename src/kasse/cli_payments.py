@@ -4,10 +4,12 @@ finalized order through its payment provider (e.g. capture a Stripe authorizatio
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the command imports what it needs when it runs
+    from kasse.bootstrap import Container
 
 
 def add_commands(commands: Any) -> None:
@@ -25,14 +27,10 @@ def add_commands(commands: Any) -> None:
 def cmd_payment(args: argparse.Namespace) -> int:
     from uuid import UUID
 
-    from kasse.adapters.db.database import Database
-    from kasse.adapters.db.storage import SqlStorage
-    from kasse.bootstrap import payment_providers
+    from kasse.bootstrap import run_with_container
     from kasse.config import Settings
     from kasse.domain.errors import DomainError
     from kasse.domain.payment_operations import PaymentOperationKind
-    from kasse.services.catalog import StoreDirectory
-    from kasse.services.checkout import Checkout
     from kasse.services.payment_operations import manage_payment
 
     try:
@@ -46,23 +44,17 @@ def cmd_payment(args: argparse.Namespace) -> int:
         return 2
     settings = Settings()
 
-    async def run() -> int:
-        db = Database.from_url(settings.effective_database_url)
+    async def run(kasse: Container) -> int:
         try:
-            storage = SqlStorage(db)
-            stores = StoreDirectory(storage)
-            checkout = Checkout(storage, stores, payment_providers(settings))
-            config = await stores.get(args.store)
-            change = await manage_payment(checkout, config, order_id,
+            config = await kasse.stores.get(args.store)
+            change = await manage_payment(kasse.checkout, config, order_id,
                                           PaymentOperationKind(args.operation), amount)
         except DomainError as exc:
             print(f"error: {exc.detail}", file=sys.stderr)
             return 2
-        finally:
-            await db.dispose()
         done = f" {change.amount:f}" if change.amount is not None else ""
         print(f"order {change.order.order_number}: {args.operation}{done} done; payment "
               f"status {change.status.value}")
         return 0
 
-    return asyncio.run(run())
+    return run_with_container(run, settings, migrate=False)

@@ -70,19 +70,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def _with_endpoints(settings: Settings, work: Callable[[WebhookEndpoints], Awaitable[T]]
                     ) -> T:
-    from kasse.adapters.db.database import Database
-    from kasse.adapters.db.migrate import upgrade
-    from kasse.adapters.db.webhook_repository import SqlWebhookStorage
+    from kasse.bootstrap import Container, run_with_container
 
-    async def run() -> T:
-        await upgrade(settings.effective_database_url)
-        db = Database.from_url(settings.effective_database_url)
-        try:
-            return await work(WebhookEndpoints(SqlWebhookStorage(db)))
-        finally:
-            await db.dispose()
+    def run(kasse: Container) -> Awaitable[T]:
+        return work(kasse.webhook_endpoints)
 
-    return asyncio.run(run())
+    return run_with_container(run, settings, migrate=True)
 
 
 def _fail(message: str) -> int:
@@ -200,29 +193,21 @@ def _delivery_row(report: DeliveryReport) -> tuple[str, ...]:
 
 def cmd_worker(_: argparse.Namespace) -> int:
     from kasse import logs
-    from kasse.adapters.db.database import Database
-    from kasse.adapters.db.migrate import upgrade
-    from kasse.bootstrap import running_webhook_worker
+    from kasse.bootstrap import bootstrap, running_webhook_worker
 
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
 
     async def run() -> None:
-        if settings.auto_migrate:
-            await upgrade(settings.effective_database_url)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        db = Database.from_url(settings.effective_database_url,
-                               pool_size=settings.db_pool_size)
-        try:
-            async with running_webhook_worker(settings, db):
-                log.info("kasse worker delivers merchant webhooks; SIGTERM or Ctrl+C stops it")
-                await stop.wait()
-                log.info("kasse worker stopping: finishing the requests under way")
-        finally:
-            await db.dispose()
+        # Migrates first when KASSE_AUTO_MIGRATE says so.
+        async with bootstrap(settings) as kasse, running_webhook_worker(kasse):
+            log.info("kasse worker delivers merchant webhooks; SIGTERM or Ctrl+C stops it")
+            await stop.wait()
+            log.info("kasse worker stopping: finishing the requests under way")
 
     asyncio.run(run())
     return 0

@@ -84,11 +84,12 @@ def test_error_log_lines_carry_no_tokens(client: TestClient, caplog: pytest.LogC
         raise RuntimeError("an unexpected fault")
 
     app: Any = client.app
+    kasse = app.state.kasse.container
     down = Database.from_url("postgresql://kasse@127.0.0.1:1/kasse")  # nothing listens
-    monkeypatch.setattr(app.state.orders, "by_payment_link", fails)
+    monkeypatch.setattr(kasse.orders, "by_payment_link", fails)
     with caplog.at_level(logging.WARNING, logger="kasse.api"):
         linked = client.get(f"{BASE}/v1/order/{link}")
-        monkeypatch.setattr(app.state.storage, "db", down)
+        monkeypatch.setattr(kasse.storage, "db", down)
         paid = client.get(f"{BASE}/v1/checkout/{order_id}/pay/{pay_token}")
     asyncio.run(down.dispose())
 

@@ -39,6 +39,8 @@ KNOWN = {
 class PrometheusMetrics:
     """The process's metrics; also the services' meter."""
 
+    content_type = CONTENT_TYPE
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Histogram(

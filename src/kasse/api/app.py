@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,9 +12,6 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from kasse import __version__
-from kasse.adapters.db.database import Database
-from kasse.adapters.db.migrate import upgrade_engine
-from kasse.adapters.db.storage import SqlStorage
 from kasse.api import operations, problems
 from kasse.api.deps import PREFIX
 from kasse.api.formatting import format_amount
@@ -32,20 +28,19 @@ from kasse.api.routes import (
     orders,
     payment_management,
 )
+from kasse.api.state import AppState
 from kasse.bootstrap import (
+    DATABASE_ERROR,
+    Database,
     MountedGateway,
-    api_keys,
-    payment_providers,
+    bootstrap,
+    database_unavailable,
+    process_metrics,
     running_webhook_worker,
-    secret_key,
-    test_gateway_merchants,
 )
 from kasse.config import Settings
 from kasse.payments.testgateway_provider import MOUNT_PATH
-from kasse.services.catalog import StoreDirectory
-from kasse.services.checkout import Checkout
-from kasse.services.orders import Orders
-from kasse.storefront_demo import DEMO_PATH, create_demo_app
+from kasse.storefront_demo import DEMO_PATH, create_demo_app, open_demo
 
 DESCRIPTION = (
     "kasse speaks the Umbraco Commerce Storefront API. Send `Api-Key` and `Store` headers "
@@ -63,62 +58,49 @@ def create_server_app() -> FastAPI:
 
 def create_app(settings: Settings | None = None, db: Database | None = None, *,
                long_lived: bool = False) -> FastAPI:
-    """Build the app; the database connects when the app starts, not at import.
+    """Build the app; its parts are wired by ``kasse.bootstrap`` when the app starts, so
+    the database connects then, not at import.
 
-    ``long_lived``: the app is its process's for good (``kasse serve``), so what start-up
-    made is frozen out of the garbage collector's sight once it is ready."""
+    ``db``: a database the caller opened and closes (tests); by default the app opens its
+    own from the settings. ``long_lived``: the app is its process's for good (``kasse
+    serve``), so what start-up made is frozen out of the garbage collector's sight once it
+    is ready."""
     settings = settings or Settings()
-    owns_db = db is None
+    address = PublicAddress.of(settings.public_url, settings.allowed_hosts)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = db or Database.from_url(settings.effective_database_url,
-                                           pool_size=settings.db_pool_size)
-        if settings.auto_migrate:
-            await upgrade_engine(database.engine)
-        app.state.db = database
-        app.state.storage = SqlStorage(database)
-        app.state.stores = StoreDirectory(app.state.storage)
-        app.state.orders = Orders(app.state.storage)
-        app.state.rendered_orders = RenderedOrders(settings.rendered_orders_bytes)
-        app.state.checkout = Checkout(
-            app.state.storage, app.state.stores, registry,
-            token_ttl=timedelta(minutes=settings.checkout_token_minutes))
-        configs = await app.state.stores.warm_up()
-        for config in configs:
-            for currency in config.currencies:  # loads the culture's formatting data
-                format_amount(Decimal(0), currency)
-        await _prime_routes(app)
-        if long_lived:
-            # What exists now lives as long as the process: modules, the store
-            # configuration, compiled statements. Frozen, the collector's full passes
-            # no longer walk it (each took ~0.1 s of a busy worker).
-            gc.collect()
-            gc.freeze()
-        async with AsyncExitStack() as stack:
-            if gateway is not None:
-                gateway.config.merchants.update(test_gateway_merchants(configs))
-                await stack.enter_async_context(gateway.app.router.lifespan_context(gateway.app))
-            await stack.enter_async_context(
-                operations.housekeeping_task(app.state.storage, settings))
-            if settings.webhook_worker:
-                await stack.enter_async_context(running_webhook_worker(settings, database))
-            try:
-                yield
-            finally:
-                await stack.aclose()  # background work ends while the database is open
-                if owns_db:
-                    await database.dispose()
+        async with bootstrap(settings, db=db, gateway=gateway) as kasse:
+            app.state.kasse = AppState(kasse, RenderedOrders(settings.rendered_orders_bytes),
+                                       address)
+            # The demo storefront calls this app's API in process, with a key it keeps
+            # server-side.
+            open_demo(demo, app, api_key=kasse.api_keys[0].decode(),
+                      secret=kasse.secret_key, address=address,
+                      test_gateway=settings.test_gateway)
+            configs = await kasse.stores.warm_up()
+            for config in configs:
+                for currency in config.currencies:  # loads the culture's formatting data
+                    format_amount(Decimal(0), currency)
+            await _prime_routes(app)
+            if long_lived:
+                # What exists now lives as long as the process: modules, the store
+                # configuration, compiled statements. Frozen, the collector's full passes
+                # no longer walk it (each took ~0.1 s of a busy worker).
+                gc.collect()
+                gc.freeze()
+            async with AsyncExitStack() as stack:
+                await stack.enter_async_context(
+                    operations.housekeeping_task(kasse.storage, settings))
+                if settings.webhook_worker:
+                    await stack.enter_async_context(running_webhook_worker(kasse))
+                yield  # background work ends before the container closes the database
 
     app = FastAPI(title="kasse Storefront API", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan, default_response_class=JsonResponse,
                   docs_url="/docs", redoc_url=None,
                   telemetry=None if settings.opentelemetry else _NO_TELEMETRY)
-    app.state.settings = settings
-    app.state.public_address = PublicAddress.of(settings.public_url, settings.allowed_hosts)
-    app.state.api_keys, _ = api_keys(settings)
-    app.state.secret_key = secret_key(settings)
-    problems.install(app)
+    problems.install(app, DATABASE_ERROR, database_unavailable)
     # Requests are matched against routes in this order: the busiest first.
     app.include_router(orders.reads_router)
     app.include_router(orders.router)
@@ -129,14 +111,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     app.include_router(hosted_checkout.callbacks)
     app.include_router(payment_management.router)  # a kasse extension, not in the schema
     gateway = MountedGateway.create() if settings.test_gateway else None
-    registry = payment_providers(settings, gateway)
     if gateway is not None:
         app.mount(MOUNT_PATH, gateway.app)
 
-    # The demo storefront calls this app's API in process, with a key it keeps server-side.
-    app.mount(DEMO_PATH, create_demo_app(
-        app, api_key=app.state.api_keys[0].decode(), secret=app.state.secret_key,
-        address=app.state.public_address, test_gateway=settings.test_gateway))
+    demo = create_demo_app()
+    app.mount(DEMO_PATH, demo)
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:
@@ -148,7 +127,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     app.add_middleware(RequireJson, prefix=PREFIX)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RejectNulBytes)
-    operations.install(app, settings)  # outermost: request ids, rate limits, metrics
+    # outermost: request ids, rate limits, metrics
+    operations.install(app, settings, process_metrics())
     return app
 
 

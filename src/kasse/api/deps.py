@@ -12,10 +12,10 @@ from fastapi import Depends, Request
 
 from kasse.api.problems import ApiProblem
 from kasse.api.shaping import Tree, parse_tree
+from kasse.api.state import app_state
 from kasse.domain.errors import NotFound
 from kasse.domain.session import Session, SessionHeaders, resolve_session
 from kasse.domain.store import StoreConfig
-from kasse.services.catalog import StoreDirectory
 
 PREFIX = "/umbraco/commerce/storefront/api"
 """Where the Storefront API lives."""
@@ -27,11 +27,6 @@ def parse_id(value: str, what: str) -> UUID:
         return UUID(value.strip())
     except ValueError:
         raise NotFound(f"no {what} with id {value.strip()[:100]!r}") from None
-
-
-def _directory(request: Request) -> StoreDirectory:
-    directory: StoreDirectory = request.app.state.stores
-    return directory
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +78,7 @@ STORE = Param("Store", "header", "The ID or the alias of the store", required=Tr
 @reads(API_KEY)
 async def require_api_key(request: Request) -> None:
     """401 unless the header matches one of the configured keys (constant-time)."""
-    keys: list[bytes] = request.app.state.api_keys
+    keys = app_state(request).container.api_keys
     api_key = request.headers.get("api-key")
     if not api_key:
         raise ApiProblem(401, "the Api-Key header is required", "api-key-missing")
@@ -102,7 +97,7 @@ async def store_config(request: Request) -> StoreConfig:
     if store is None or not store.strip():
         raise ApiProblem(400, "the Store header is required (a store id or alias)",
                          "store-missing")
-    return await _directory(request).get(store)
+    return await app_state(request).container.stores.get(store)
 
 
 @reads(

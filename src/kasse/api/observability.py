@@ -9,12 +9,12 @@ import logging
 import re
 import secrets
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kasse.adapters.metrics import PrometheusMetrics
 from kasse.logs import redact_path, request_id
+from kasse.services.telemetry import Meter
 
 access_log = logging.getLogger("kasse.access")
 REQUEST_ID = "x-request-id"
@@ -32,8 +32,22 @@ def _route_of(scope: Scope) -> str:
     return f"{root}/*" if root else "unmatched"
 
 
+class RequestMetrics(Meter, Protocol):
+    """The process's metrics as the API uses them (Prometheus in ``adapters.metrics``)."""
+
+    @property
+    def content_type(self) -> str:
+        """The media type of :meth:`render`'s text."""
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Record how long a request took, by its route template."""
+
+    def render(self) -> bytes:
+        """Every metric, for a scrape of ``/metrics``."""
+
+
 class RequestContext:
-    def __init__(self, app: ASGIApp, metrics: PrometheusMetrics | None) -> None:
+    def __init__(self, app: ASGIApp, metrics: RequestMetrics | None) -> None:
         self.app = app
         self.metrics = metrics
 

@@ -14,25 +14,23 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from kasse.adapters.metrics import CONTENT_TYPE, PrometheusMetrics
-from kasse.api.observability import RequestContext
+from kasse.api.observability import RequestContext, RequestMetrics
 from kasse.api.problems import ApiProblem
 from kasse.api.rate_limit import RateLimit, TokenBuckets
+from kasse.api.state import app_state
 from kasse.config import Settings
 from kasse.services import housekeeping, telemetry
 from kasse.services.ports import Storage
 
 
-def install(app: FastAPI, settings: Settings) -> None:
+def install(app: FastAPI, settings: Settings, metrics: RequestMetrics) -> None:
     """Metrics and the outer middlewares; call after every other middleware is added."""
-    metrics = PrometheusMetrics()
     telemetry.use(metrics)
-    app.state.metrics = metrics
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus(request: Request) -> Response:
         _require_key(request)
-        return Response(metrics.render(), media_type=CONTENT_TYPE)
+        return Response(metrics.render(), media_type=metrics.content_type)
 
     if settings.checkout_rate_per_minute > 0:
         app.add_middleware(RateLimit, buckets=TokenBuckets(settings.checkout_rate_per_minute,
@@ -41,7 +39,7 @@ def install(app: FastAPI, settings: Settings) -> None:
 
 
 def _require_key(request: Request) -> None:
-    keys: list[bytes] = request.app.state.api_keys
+    keys = app_state(request).container.api_keys
     supplied = request.headers.get("api-key") or ""
     scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
     if not supplied and scheme.lower() == "bearer":

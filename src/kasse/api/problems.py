@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from kasse.adapters.db.outage import unavailable
 from kasse.api.responses import JsonResponse, notifications_header
 from kasse.api.shaping import ShapeSyntaxError
 from kasse.domain.errors import Conflict, DomainError, NotFound
@@ -113,8 +112,14 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted({m for regex, methods in table if regex.match(path) for m in methods})
 
 
-def install(app: FastAPI) -> None:
-    """Register handlers so that no error ever leaves as HTML or a stack trace."""
+def install(app: FastAPI, database_error: type[Exception],
+            unavailable: Callable[[BaseException], bool]) -> None:
+    """Register handlers so that no error ever leaves as HTML or a stack trace.
+
+    ``database_error`` is what the database raises when a statement fails, and
+    ``unavailable`` tells which of those mean it is out of reach (a 503); the composition
+    root says both, so that the API names no database library.
+    """
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
@@ -156,14 +161,14 @@ def install(app: FastAPI) -> None:
             detail = str(exc.detail)
         return problem(exc.status_code, detail, headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(DBAPIError)
-    async def _database_unavailable(request: Request, exc: DBAPIError) -> Response:
+    @app.exception_handler(database_error)
+    async def _database_unavailable(request: Request, exc: Exception) -> Response:
         if not unavailable(exc):
             raise exc  # a fault in what was asked of the database: an unexpected error
         # A lock wait that ran out, the database unreachable or its connection lost:
         # worth a retry.
         log.warning("database unavailable on %s %s: %s", request.method,
-                    redact_path(request.url.path), exc.orig)
+                    redact_path(request.url.path), getattr(exc, "orig", exc))
         return problem(503, "the database is busy or unavailable; try again shortly",
                        "database-unavailable", headers={"Retry-After": "1"})
 

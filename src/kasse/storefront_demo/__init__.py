@@ -5,6 +5,6 @@ and does what a real storefront's server does: it calls the Storefront API with 
 ``Api-Key`` on the server side, and keeps the cart's order id in a signed cookie.
 """
 
-from kasse.storefront_demo.app import DEMO_PATH, create_demo_app
+from kasse.storefront_demo.app import DEMO_PATH, create_demo_app, open_demo
 
-__all__ = ["DEMO_PATH", "create_demo_app"]
+__all__ = ["DEMO_PATH", "create_demo_app", "open_demo"]

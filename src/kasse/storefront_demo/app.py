@@ -19,15 +19,9 @@ DEMO_PATH = "/demo"
 """Where kasse serves the demo; the demo store's return URLs point below it."""
 
 
-def create_demo_app(kasse: ASGIApp, *, api_key: str, secret: bytes,
-                    address: PublicAddress | None = None,
-                    test_gateway: bool = False) -> Starlette:
-    """The demo storefront, calling the Storefront API of ``kasse`` with ``api_key``.
-
-    ``secret`` signs the shopper's session cookie. The key is used on the server side only:
-    no page the demo serves contains it. ``address`` says where shoppers reach kasse (its
-    configured public URL, allowed hosts, or else the address it listens on).
-    """
+def create_demo_app() -> Starlette:
+    """The demo storefront; it serves once :func:`open_demo` told it which kasse to call
+    and with which key."""
     routes = [
         Route("/", shop.catalog, methods=["GET"]),
         Route("/currency", shop.choose_currency, methods=["POST"]),
@@ -48,10 +42,9 @@ def create_demo_app(kasse: ASGIApp, *, api_key: str, secret: bytes,
         Route("/error", checkout.payment_error, methods=["GET"]),
         Mount("/static", StaticFiles(packages=[("kasse.storefront_demo", "static")])),
     ]
-    config = DemoConfig(kasse=kasse, api_key=api_key, codec=SessionCodec(secret),
-                        address=address or PublicAddress(), test_gateway=test_gateway)
 
     async def http_error(request: Request, exc: Exception) -> Response:
+        config: DemoConfig = request.app.state.demo
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         if status == 405:
             return message(request, config, 405, "Not here",
@@ -59,6 +52,17 @@ def create_demo_app(kasse: ASGIApp, *, api_key: str, secret: bytes,
         return message(request, config, status, "Page not found",
                        "There is no such page in the demo shop.")
 
-    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
-    app.state.demo = config
-    return app
+    return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+
+
+def open_demo(demo: Starlette, kasse: ASGIApp, *, api_key: str, secret: bytes,
+              address: PublicAddress | None = None, test_gateway: bool = False) -> None:
+    """Let the demo serve, calling the Storefront API of ``kasse`` with ``api_key`` (kasse
+    does when it starts: the key comes from its composition root).
+
+    ``secret`` signs the shopper's session cookie. The key is used on the server side only:
+    no page the demo serves contains it. ``address`` says where shoppers reach kasse (its
+    configured public URL, allowed hosts, or else the address it listens on).
+    """
+    demo.state.demo = DemoConfig(kasse=kasse, api_key=api_key, codec=SessionCodec(secret),
+                                 address=address or PublicAddress(), test_gateway=test_gateway)

@@ -13,6 +13,7 @@ from kasse.api.problems import ApiProblem
 from kasse.api.responses import JsonResponse
 from kasse.api.serializers import View, number
 from kasse.api.shaping import apply_fields
+from kasse.api.state import app_state
 from kasse.domain.errors import NotFound
 from kasse.domain.pricing import Price, PricingPolicy
 from kasse.domain.session import Session, SessionHeaders, resolve_session
@@ -104,7 +105,7 @@ def _shipping_methods(sess: Session, methods: list[ShippingMethod], s: Shape, v1
 async def get_store(request: Request, idOrAlias: str, s: ShapeDep,  # noqa: N803
                     headers: Annotated[SessionHeaders, Depends(session_headers)]
                     ) -> JsonResponse:
-    config = await request.app.state.stores.get(idOrAlias)
+    config = await app_state(request).container.stores.get(idOrAlias)
     resolve_session(config, headers)  # unknown session values are reported, as elsewhere
     return respond(View(config).store(config.store, s.expand), s)
 
@@ -349,7 +350,7 @@ async def get_products(
     includeVariants: Annotated[bool, Query(  # noqa: N803
         description="kasse extension: list each product's variants after it")] = False,
 ) -> JsonResponse:
-    storage = request.app.state.storage
+    storage = app_state(request).container.storage
     headers: dict[str, str] | None = None
     if productReference:
         items = await catalog.get_products(storage, sess.config, productReference)

@@ -13,6 +13,7 @@ from kasse.api import dto
 from kasse.api.deps import ApiKey, parse_id
 from kasse.api.responses import JsonResponse
 from kasse.api.serializers import number
+from kasse.api.state import app_state
 from kasse.services.catalog import variant_by_attributes
 
 router = APIRouter(prefix="/umbraco/delivery/api", tags=["Content"], dependencies=[ApiKey],
@@ -47,10 +48,10 @@ async def get_variant(
     preview: Annotated[bool | None, Header(alias="Preview")] = None,
     start_item: Annotated[str | None, Header(alias="Start-Item")] = None,
 ) -> JsonResponse:
-    product, variant = await variant_by_attributes(request.app.state.storage,
-                                                   parse_id(id, "product"),
+    kasse = app_state(request).container
+    product, variant = await variant_by_attributes(kasse.storage, parse_id(id, "product"),
                                                    attribute)
-    config = await request.app.state.stores.get(str(product.store_id))
+    config = await kasse.stores.get(str(product.store_id))
     prices = {c.code: number(product.price_in(c.id, variant.reference))
               for c in config.currencies if product.price_in(c.id, variant.reference) is not None}
     return JsonResponse({

@@ -17,8 +17,8 @@ from kasse.api import dto
 from kasse.api.deps import PREFIX, parse_id, store_config
 from kasse.api.pages import render
 from kasse.api.problems import ApiProblem
-from kasse.api.public_url import PublicAddress
 from kasse.api.responses import JsonResponse
+from kasse.api.state import app_state
 from kasse.domain.checkout import Mode
 from kasse.domain.errors import InvalidInput, NotFound
 from kasse.domain.store import StoreConfig
@@ -47,8 +47,7 @@ MESSAGES = {
 
 
 async def _checkout(request: Request) -> Checkout:
-    checkout: Checkout = request.app.state.checkout
-    return checkout
+    return app_state(request).container.checkout
 
 
 CheckoutDep = Annotated[Checkout, Depends(_checkout)]
@@ -72,8 +71,7 @@ def parse_origin(value: str | None) -> str | None:
 
 def base_url(request: Request) -> str:
     """kasse's base URL for the URLs in this answer; never taken from an unlisted Host."""
-    address: PublicAddress = request.app.state.public_address
-    return address.base_url(request.scope)
+    return app_state(request).public_address.base_url(request.scope)
 
 
 @router.get("/v1/checkout/{orderId}/token", operation_id="token",
@@ -109,7 +107,7 @@ async def token(
 async def pay(request: Request, orderId: OrderId, token: Token,  # noqa: N803
               checkout: CheckoutDep) -> Response:
     page = await checkout.pay_page(parse_id(orderId, "order"), token, base_url(request))
-    config = await request.app.state.stores.get(str(page.order.store_id))
+    config = await app_state(request).container.stores.get(str(page.order.store_id))
     return render("pay.html", frame_origin=page.attempt.origin
                   if page.attempt.mode is Mode.FRAMED else None,
                   store_name=config.store.name, order_number=page.order.order_number,
@@ -124,7 +122,7 @@ async def _status_page(request: Request, outcome: Outcome, token: str) -> Respon
         target = outcome.settings.get(key, "").strip()
         if target and _safe_redirect(target):
             return RedirectResponse(target, status_code=303)
-    config = await request.app.state.stores.get(str(attempt.store_id))
+    config = await app_state(request).container.stores.get(str(attempt.store_id))
     heading, message = MESSAGES[outcome.status]
     framed = attempt.mode is Mode.FRAMED and attempt.origin
     return render("status.html", frame_origin=attempt.origin if framed else None,

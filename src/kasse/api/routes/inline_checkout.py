@@ -26,6 +26,7 @@ from kasse.api.responses import NOTIFICATIONS, JsonResponse, notifications_heade
 from kasse.api.routes.hosted_checkout import base_url
 from kasse.api.serializers import View
 from kasse.api.shaping import apply_fields
+from kasse.api.state import app_state
 from kasse.domain.order import Notice
 from kasse.domain.session import resolve_session
 from kasse.domain.store import StoreConfig
@@ -50,8 +51,7 @@ class CheckoutCall:
 
 
 def _checkout(request: Request) -> Checkout:
-    checkout: Checkout = request.app.state.checkout
-    return checkout
+    return app_state(request).container.checkout
 
 
 @reads(*documented_params(store_config))

@@ -29,6 +29,7 @@ from kasse.api.rendered_orders import Key, RenderedOrders
 from kasse.api.responses import NOTIFICATIONS, JsonResponse, notifications_header
 from kasse.api.serializers import View
 from kasse.api.shaping import apply_fields
+from kasse.api.state import app_state
 from kasse.domain import payment_link
 from kasse.domain.order import Notice, Order
 from kasse.domain.session import Session, resolve_session
@@ -63,8 +64,7 @@ BundleId = Annotated[str, Path(description="The bundle ID of the bundle order li
 
 
 async def _orders(request: Request) -> Orders:
-    orders: Orders = request.app.state.orders
-    return orders
+    return app_state(request).container.orders
 
 
 OrdersDep = Annotated[Orders, Depends(_orders)]
@@ -106,9 +106,9 @@ def _keepable(order: Order, config: StoreConfig) -> bool:
 async def order_call(request: Request) -> OrderCall:
     # One dependency instead of four: resolving each costs more than what it does.
     config = await store_config(request)
-    state = request.app.state
+    state = app_state(request)
     return OrderCall(config, resolve_session(config, await session_headers(request)),
-                     await shape(request), request.url.query, state.orders,
+                     await shape(request), request.url.query, state.container.orders,
                      state.rendered_orders)
 
 
@@ -187,7 +187,7 @@ async def get_order(request: Request, orderId: OrderIdOrLink) -> Response:  # no
     await require_api_key(request)
     r = await order_call(request)
     if payment_link.looks_like_link(orderId.strip()):
-        key: bytes = request.app.state.secret_key
+        key = app_state(request).container.secret_key
         priced = await r.orders.by_payment_link(r.config, orderId, key)
         return r.respond(priced, mutation=False)
     order_id = parse_id(orderId, "order")

@@ -14,10 +14,10 @@ from pydantic import BaseModel, ConfigDict
 from kasse.api.deps import ApiKey, parse_id, store_config
 from kasse.api.order_dto import Number
 from kasse.api.responses import JsonResponse
+from kasse.api.state import app_state
 from kasse.domain.errors import NotFound
 from kasse.domain.payment_operations import PaymentOperationKind
 from kasse.domain.store import StoreConfig
-from kasse.services.checkout import Checkout
 from kasse.services.payment_operations import manage_payment
 
 MANAGEMENT_PREFIX = "/kasse/management/v1"
@@ -42,7 +42,7 @@ async def payment_operation(
     except ValueError:
         raise NotFound(f"no payment operation {operation[:40]!r}; use capture, cancel or "
                        "refund") from None
-    checkout: Checkout = request.app.state.checkout
+    checkout = app_state(request).container.checkout
     change = await manage_payment(checkout, config, parse_id(orderId, "order"), kind,
                                   body.amount if body is not None else None)
     return JsonResponse({

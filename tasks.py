@@ -105,6 +105,7 @@ def test(args: list[str]) -> int:
     if not args:
         _sh(BIN / "ruff", "check", "src", "tests", "bench", "tasks.py", env=env)
         _sh(BIN / "mypy", env=env)
+        _sh(BIN / "lint-imports", env=env)  # the layering contract (pyproject.toml)
     result = subprocess.run([str(PYTHON), "-m", "pytest", *args], cwd=ROOT, env=env)
     return result.returncode
 

@@ -205,3 +205,38 @@ def test_the_payment_callbacks_are_declared_as_served(served: dict[str, Any]) ->
     assert create["required"] is True
     assert "429" in for_order["get"]["responses"]  # browsers asking too often
     assert "429" not in for_order["post"]["responses"]  # gateways are never limited
+
+
+def test_links_lead_from_answers_to_real_operations_and_parameters(
+        served: dict[str, Any]) -> None:
+    """Links say which ids of an answer the next calls take: each names a served operation
+    and its real parameters; a new cart leads to the operations on it, an added product to
+    its line and bundle, a token to its pay page."""
+    operations = {op["operationId"]: op for item in served["paths"].values()
+                  for op in item.values()}
+    defined = served["components"]["links"]
+    for name, link in defined.items():
+        target = operations[link["operationId"]]
+        for qualified in link["parameters"]:
+            location, _, param = qualified.partition(".")
+            assert (location, param) in parameters(target), f"{name}: no {qualified}"
+
+    def followed(operation_id: str) -> dict[str, str]:
+        links = operations[operation_id]["responses"]["200"]["links"]
+        for link in links.values():
+            assert link["$ref"].removeprefix("#/components/links/") in defined
+        return {defined[ref["$ref"].rsplit("/", 1)[-1]]["operationId"]: name
+                for name, ref in links.items()}
+
+    from_cart = followed("createOrder")
+    assert {"getOrderById", "addProductToOrder", "updateOrder", "deleteOrder", "initialize",
+            "confirm", "token", "getValidPaymentMethodsByOrderId"} <= set(from_cart)
+    assert "updateOrderLine" not in from_cart  # a new cart has no lines
+    from_added = followed("addProductToOrder")
+    assert {"updateOrderLine", "deleteOrderLine", "addProductToBundle",
+            "deleteBundleOrderLine"} <= set(from_added)
+    bundle = defined[from_added["addProductToBundle"]]
+    assert bundle["parameters"]["path.bundleId"] == "$request.body#/bundleId"
+    assert followed("token")["pay"] == "token.pay"
+    assert "getOrderById" in followed("initialize")
+    assert "getCountryByIdOrAlias" in followed("searchCountries")

@@ -4,7 +4,9 @@
 - every error is an RFC 9457 problem document (``application/problem+json``), declared
   per status where the contract lists one and as the ``default`` response everywhere;
 - FastAPI's 422 validation shape is gone (kasse answers 400 problems);
-- the payment-link lookup is listed under its own path, as in the contract.
+- the payment-link lookup is listed under its own path, as in the contract;
+- links say which answer's ids the next calls take (an order's id, its first line, the
+  first item of a list), for client generators and stateful testers to follow.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import iter_route_contexts
 
 from kasse.api.deps import PREFIX, Param, documented_params
+from kasse.api.openapi_links import add_links
 
 REQUIRED_HEADERS = {"api-key", "store"}
 PROBLEM_JSON = "application/problem+json"
@@ -33,6 +36,7 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     for item in schema.get("paths", {}).values():
         for operation in item.values():
             _adjust(operation)
+    add_links(schema)
     _add_payment_link_lookup(schema)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.pop("HTTPValidationError", None)

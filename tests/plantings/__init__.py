@@ -49,6 +49,7 @@ QUEUEING = ("tests/integration/test_order_concurrency.py::"
             "test_a_second_writer_of_an_order_waits_for_the_first_and_sees_its_change",)
 STALE = ("tests/integration/test_order_concurrency.py::"
          "test_saving_a_stale_copy_is_refused_and_changes_nothing",)
+STOCK_RACE = ("tests/integration/test_stock_race.py",)
 BOTH = frozenset({"sqlite", "postgresql"})
 POSTGRESQL = frozenset({"postgresql"})
 
@@ -82,6 +83,25 @@ PLANTINGS = (
          "tests/integration/test_hosted_checkout.py::"
          "test_a_webhook_delivered_twice_is_processed_once"),
         BOTH),
+    Planting(
+        "no lock on the item while its stock is held",
+        "two checkouts hold the same last units; one order is placed without its stock",
+        "src/kasse/adapters/db/stock_repository.py",
+        (("            if self._postgres:\n"
+          "                await self.conn.execute(_LOCK_VARIANT if is_variant else "
+          "_LOCK_PRODUCT,\n",
+          "            if False:\n"
+          "                await self.conn.execute(_LOCK_VARIANT if is_variant else "
+          "_LOCK_PRODUCT,\n"),),
+        STOCK_RACE, POSTGRESQL),
+    Planting(
+        "holds not counted against what is available",
+        "a shopper is sold what another shopper's checkout holds",
+        "src/kasse/adapters/db/stock_repository.py",
+        (("\n               stock_reservations.c.expires_at > bindparam(\"b_now\"),",
+          "\n               stock_reservations.c.expires_at > bindparam(\"b_now\"), "
+          "literal(False),"),),
+        STOCK_RACE, BOTH),
     Planting(
         "SQLite writers not taking the write lock at BEGIN",
         "two writers read the same order and the later one fails with 'database is "

@@ -203,6 +203,11 @@ class SqlStockRepository:
             taking, current = _TAKE_VARIANT, _VARIANT_STOCK
         else:
             taking, current = _TAKE_PRODUCT, _PRODUCT_STOCK
+        if self._postgres:
+            # Lock the row first: an UPDATE that waited for another sale re-checks its
+            # row but not its subquery, which would still count the holds that sale let
+            # go of. A statement after the lock sees them gone.
+            await self.conn.execute(current.with_for_update(), keys)
         taken = (await self.conn.execute(taking, keys)).first()
         if taken is not None:
             await self._ledger(store_id, taken[0], -quantity, SALE, at, order_id=order_id)

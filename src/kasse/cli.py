@@ -250,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     from kasse.cli_payments import add_commands as add_payment_commands
 
     add_payment_commands(commands)  # payment capture|cancel|refund
+
+    from kasse.cli_stock import add_commands as add_stock_commands
+
+    add_stock_commands(commands)  # stock list|adjust
     return parser
 
 

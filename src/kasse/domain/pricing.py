@@ -61,19 +61,16 @@ class Price:
     def value(self) -> Decimal:
         return self.with_tax
 
-    def _check(self, other: Price) -> None:
+    def __add__(self, other: Price) -> Price:
         # Prices of one calculation share the currency id object: identity is the fast path.
         if other.currency_id is not self.currency_id and other.currency_id != self.currency_id:
-            raise CurrencyMismatch(
-                f"cannot combine prices in currencies {self.currency_id} and {other.currency_id}")
-
-    def __add__(self, other: Price) -> Price:
-        self._check(other)
+            raise _mismatch(self, other)
         return Price(self.currency_id, self.without_tax + other.without_tax,
                      self.tax + other.tax, self.with_tax + other.with_tax)
 
     def __sub__(self, other: Price) -> Price:
-        self._check(other)
+        if other.currency_id is not self.currency_id and other.currency_id != self.currency_id:
+            raise _mismatch(self, other)
         return Price(self.currency_id, self.without_tax - other.without_tax,
                      self.tax - other.tax, self.with_tax - other.with_tax)
 
@@ -94,6 +91,11 @@ class Price:
     @classmethod
     def zero(cls, currency_id: UUID) -> Price:
         return cls(currency_id, ZERO, ZERO, ZERO)
+
+
+def _mismatch(a: Price, b: Price) -> CurrencyMismatch:
+    return CurrencyMismatch(
+        f"cannot combine prices in currencies {a.currency_id} and {b.currency_id}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,9 +275,9 @@ class PricingPolicy:
 
     def price(self, configured: Decimal | None, own_class: UUID | None = None
               ) -> Price | None:
-        """A configured product price or method fee as it is shown, rounded to the
-        currency: the same figure a one-unit line or the fee is charged at checkout.
-        ``None`` when there is no configured price or no currency."""
+        """A configured product price or method fee as it is shown: what a one-unit line
+        or the fee comes to at checkout, rounded to the currency. ``None`` when there is
+        no configured price or no currency."""
         if configured is None or self.currency_id is None:
             return None
         rate = self.rate(self.tax_class(product=own_class))

@@ -6,9 +6,11 @@ import asyncio
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from sqlalchemy import select
@@ -271,8 +273,8 @@ async def _sell(url: str, **sold: int) -> None:
             assert found is not None
             for reference, quantity in sold.items():
                 product, _, variant = reference.partition("/")
-                assert await unit.checkout.take_stock(found[0], product, variant or None,
-                                                      Decimal(quantity))
+                assert await unit.stock.take(found[0], uuid4(), product, variant or None,
+                                             Decimal(quantity), datetime.now(UTC))
     finally:
         await db.dispose()
 

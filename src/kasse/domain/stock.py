@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 from uuid import UUID
 
 from kasse.domain.order import Order
 from kasse.domain.store import Product
-
-RESERVATION_TIME = timedelta(minutes=15)
-"""How long a checkout holds its stock unless the store says otherwise."""
 
 Needs = dict[UUID, tuple[bool, Decimal]]
 """Item id (a product, or a variant where stock is kept per variant) -> (is a variant,

@@ -31,6 +31,8 @@ class Store:
     order_number_template: str
     rounding_method: RoundingMethod
     config_version: int = 1
+    stock_hold_minutes: int = 15
+    """How long a checkout holds the order's stock."""
 
 
 @dataclass(frozen=True, slots=True)

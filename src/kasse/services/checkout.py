@@ -39,7 +39,7 @@ from kasse.domain.order import InsufficientStock, Order
 from kasse.domain.order_calculation import calculate
 from kasse.domain.payment import PaymentStatus
 from kasse.domain.settlement import PaymentNews, Settlement, settle
-from kasse.domain.stock import RESERVATION_TIME, name_of, needs_of
+from kasse.domain.stock import name_of, needs_of
 from kasse.domain.store import PaymentMethod, Product, StoreConfig
 from kasse.payments.provider import (
     CANCEL,
@@ -142,7 +142,7 @@ class Checkout:
     def __init__(self, storage: Storage, stores: StoreDirectory, registry: ProviderRegistry,
                  *, clock: Callable[[], datetime] = utcnow,
                  token_ttl: timedelta = timedelta(minutes=60),
-                 reservation_time: timedelta = RESERVATION_TIME) -> None:
+                 reservation_time: timedelta | None = None) -> None:
         self.reservation_time = reservation_time
         self.storage = storage
         self.stores = stores
@@ -203,19 +203,20 @@ class Checkout:
                     origin=origin)
                 await unit.orders.save(order)
                 await unit.checkout.add_attempt(attempt)
-                await self._reserve(unit, order, products, now)
+                await self._reserve(unit, config, order, products, now)
                 unit.on_commit(lambda: telemetry.count("checkouts_started", kind=kind))
             return Prepared(order, attempt, token)
 
         return await retrying(work, f"order {order_id}")
 
-    async def _reserve(self, unit: OrderUnit, order: Order, products: Mapping[str, Product],
-                       now: datetime) -> None:
-        """Hold the stock the order needs while it is paid (a new token or initialize
-        holds it anew, for the full time); refuse, naming the item, what is not there."""
+    async def _reserve(self, unit: OrderUnit, config: StoreConfig, order: Order,
+                       products: Mapping[str, Product], now: datetime) -> None:
+        """Hold the stock the order needs while it is paid, for the store's hold time (a
+        new token or initialize holds it anew, for the full time); refuse, naming the
+        item, what is not there."""
+        hold = self.reservation_time or timedelta(minutes=config.store.stock_hold_minutes)
         short = await unit.stock.reserve(order.store_id, order.id,
-                                         needs_of(order, products),
-                                         now + self.reservation_time)
+                                         needs_of(order, products), now + hold)
         if short:
             item = short[0]
             raise InsufficientStock(

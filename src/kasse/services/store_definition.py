@@ -148,7 +148,8 @@ class _Builder:
                                               s.defaultOrderStatus or first_status),
             cart_number_template=s.cartNumberTemplate,
             order_number_template=s.orderNumberTemplate,
-            rounding_method=RoundingMethod(s.roundingMethod))
+            rounding_method=RoundingMethod(s.roundingMethod),
+            stock_hold_minutes=s.stockHoldMinutes)
 
     def currencies(self) -> tuple[Currency, ...]:
         return tuple(

@@ -122,6 +122,8 @@ class StoreSection(_Model):
     cartNumberTemplate: str = "CART-{0}"
     orderNumberTemplate: str = "ORDER-{0}"
     roundingMethod: Literal["unit", "line", "total"] = "unit"
+    stockHoldMinutes: int = Field(15, ge=1, le=1440)
+    """How long a hosted token or initialize holds the order's stock."""
 
     @field_validator("cartNumberTemplate", "orderNumberTemplate")
     @classmethod

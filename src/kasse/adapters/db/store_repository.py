@@ -69,6 +69,7 @@ def _store(row: Row[Any]) -> Store:
         cart_number_template=row.cart_number_template,
         order_number_template=row.order_number_template,
         rounding_method=RoundingMethod(row.rounding_method), config_version=row.config_version,
+        stock_hold_minutes=row.stock_hold_minutes,
     )
 
 

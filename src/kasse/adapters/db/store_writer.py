@@ -214,6 +214,7 @@ def _rows(definition: StoreDefinition) -> dict[str, list[Row]]:
         "cart_number_template": s.cart_number_template,
         "order_number_template": s.order_number_template,
         "rounding_method": s.rounding_method.value,
+        "stock_hold_minutes": s.stock_hold_minutes,
     })
     for c in config.currencies:
         rows["currencies"].append({

@@ -53,6 +53,7 @@ stores = Table(
     Column("cart_number_template", String(100), nullable=False),
     Column("order_number_template", String(100), nullable=False),
     Column("rounding_method", String(10), nullable=False),
+    Column("stock_hold_minutes", Integer, nullable=False, server_default="15"),
     # Bumped by every import: processes cache a store's configuration per version.
     Column("config_version", Integer, nullable=False, default=1),
 )

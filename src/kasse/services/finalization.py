@@ -74,7 +74,10 @@ async def finalize(unit: OrderUnit, config: StoreConfig, order: Order,
     # What the checkout held becomes a sale: taken from stock on hand (never below what
     # other orders hold, never below zero) and written to the ledger; then let go.
     shortfall: list[tuple[str, Decimal]] = []
-    for line, units in order.all_lines():
+    # In one order of items, as holds take them, so that sales and holds of the same
+    # items queue instead of waiting on each other in a circle.
+    for line, units in sorted(order.all_lines(), key=lambda pair: (
+            pair[0].product_reference, pair[0].variant_reference or "")):
         taken = await unit.stock.take(order.store_id, order.id, line.product_reference,
                                       line.variant_reference, units, now)
         if not taken:

@@ -16,11 +16,25 @@ from sqlalchemy.sql import Select
 from kasse.adapters.db.engine import SQLITE_BUSY_MS, WRITE_OPTION, create_engine
 from kasse.adapters.db.outage import connection_lost
 from kasse.adapters.db.probe import PostgresProbe, ProbeUnavailable, SqliteProbe
+from kasse.domain.errors import ConcurrentUpdate
 
 LOCK_WAIT_SECONDS = 10.0
 """How long a writer waits for SQLite's write lock held by another process."""
 
 log = logging.getLogger("kasse.db")
+
+
+RACE_STATES = frozenset({"40P01", "40001"})
+"""PostgreSQL's deadlock_detected and serialization_failure: the transaction lost a race
+and was rolled back; running it again is safe and will usually succeed."""
+
+
+def _lost_a_race(exc: DBAPIError) -> bool:
+    for error in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if state in RACE_STATES:
+            return True
+    return False
 
 
 class _Connection(AsyncConnection):
@@ -114,6 +128,12 @@ class Database:
             transaction = await self._begin(conn)
             try:
                 yield conn
+            except DBAPIError as exc:
+                await _roll_back(transaction)
+                if _lost_a_race(exc):  # rolled back: the unit of work may run again
+                    raise ConcurrentUpdate("the database chose this transaction to give way "
+                                           "to a concurrent one") from exc
+                raise
             except BaseException:
                 await _roll_back(transaction)
                 raise

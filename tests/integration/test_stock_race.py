@@ -27,10 +27,9 @@ from sqlalchemy import text, update
 
 from kasse.adapters.config_file import read_config_file
 from kasse.adapters.db.database import Database
-from kasse.adapters.db.storage import SqlStorage
 from kasse.adapters.db.tables import stock_reservations
 from kasse.demo import DEMO_STORE_FILE
-from kasse.services.store_import import import_store
+from tests.api.test_cart_reads_across_processes import reimport
 from tests.conftest import API_KEY
 from tests.integration.conftest import serving
 from tests.integration.race_gate import gate
@@ -47,15 +46,7 @@ def lantern_store(demo_db_url: str) -> str:
     data = read_config_file(DEMO_STORE_FILE).data
     data["products"].append({"reference": LANTERN, "sku": "LANTERN-1", "name": "Lantern",
                              "prices": {"EUR": "19.90"}, "stock": ON_HAND})
-
-    async def load() -> None:
-        db = Database.from_url(demo_db_url)
-        try:
-            await import_store(SqlStorage(db), data)
-        finally:
-            await db.dispose()
-
-    asyncio.run(load())
+    reimport(demo_db_url, data)
     return demo_db_url
 
 

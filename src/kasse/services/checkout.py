@@ -12,7 +12,6 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from uuid import UUID, uuid4
 
 from kasse.domain.checkout import (
@@ -109,9 +108,8 @@ class Unapplied:
     method: PaymentMethod
     order: Order
     result: PaymentResult
-    amount: Decimal
-    reason: str
     event: PaymentNotApplied
+    """What the merchant was told: transaction, amount, currency and reason."""
 
 
 def method_settings(method: PaymentMethod) -> dict[str, str]:
@@ -420,7 +418,7 @@ class Checkout:
             reference=result.reference, status=result.status, amount=amount,
             currency_code=result.currency_code or (currency.code if currency else None),
             reason=reason)
-        pending.append(Unapplied(config, method, order, result, amount, reason, event))
+        pending.append(Unapplied(config, method, order, result, event))
 
     async def _give_back_all(self, unapplied: list[Unapplied]) -> None:
         for item in unapplied:
@@ -456,14 +454,15 @@ class Checkout:
             given = await (provider.cancel(operation) if kind == CANCEL
                            else provider.refund(operation))
             event = PaymentGivenBack(order.store_id, order.id, order.order_number,
-                                     self.clock(), transaction, kind, item.amount,
-                                     item.event.currency, given.status, item.reason)
+                                     self.clock(), transaction, kind, item.event.amount,
+                                     item.event.currency, given.status, item.event.reason)
         except (ProviderError, PaymentRefused) as exc:
             log.warning("payment %s of order %s was not applied and could not be given "
                         "back: %s", transaction, order.order_number, exc)
             event = PaymentGiveBackFailed(order.store_id, order.id, order.order_number,
-                                          self.clock(), transaction, kind, item.amount,
-                                          item.event.currency, str(exc)[:300], item.reason)
+                                          self.clock(), transaction, kind,
+                                          item.event.amount, item.event.currency,
+                                          str(exc)[:300], item.event.reason)
 
         async def record() -> None:
             async with self.storage.ordering(write=True) as unit:

@@ -34,6 +34,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "conflict": 409,
     "concurrent_update": 409,
     "gateway_unavailable": 502,
+    "not_allowed": 403,
+    "stale_version": 412,
+    "idempotency_key_reused": 422,
+    "idempotency_key_in_use": 409,
 }
 
 

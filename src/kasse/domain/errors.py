@@ -44,3 +44,9 @@ class ConcurrentUpdate(Conflict):
     """Someone else saved the same aggregate since it was loaded; callers retry."""
 
     code = "concurrent_update"
+
+
+class StaleVersion(Conflict):
+    """The caller acted on a version of an order that has changed since (``If-Match``)."""
+
+    code = "stale_version"

@@ -330,12 +330,32 @@ orders = Table(
     Column("transaction_id", String(200)),
     Column("authorized_amount", ScaledDecimal),
     Column("fee_amount", ScaledDecimal),
+    # What the order came to when it was placed (fixed from then on; for lists and filters).
+    Column("total_price", ScaledDecimal),
+    # Lower-cased "firstName lastName" of the billing address, for the staff's free text.
+    Column("customer_name", String(300)),
+    # Money moved after placement: captured in total, refunded, and refunds asked of the
+    # gateway whose answer is not recorded yet (they count against what is refundable).
+    Column("captured_amount", ScaledDecimal),
+    Column("refunded_amount", ScaledDecimal),
+    Column("refund_pending_amount", ScaledDecimal),
+    # unfulfilled, partial or fulfilled (NULL for carts).
+    Column("fulfilment_status", String(20)),
+    Column("canceled_at", DateTime(timezone=True)),
     # Optimistic concurrency: every update is "... WHERE version = :loaded".
     Column("version", Integer, nullable=False),
     UniqueConstraint("store_id", "cart_number", name="uq_orders_store_cart_number"),
     UniqueConstraint("store_id", "order_number", name="uq_orders_store_order_number"),
     Index("ix_orders_store_customer_reference", "store_id", "customer_reference"),
     Index("ix_orders_store_customer_email", "store_id", "customer_email"),
+    # The staff's order lists: placed orders newest first, by store and by each status.
+    Index("ix_orders_store_finalized", "store_id", "finalized_at", "id"),
+    Index("ix_orders_store_status_finalized", "store_id", "order_status_id", "finalized_at",
+          "id"),
+    Index("ix_orders_store_payment_finalized", "store_id", "payment_status", "finalized_at",
+          "id"),
+    Index("ix_orders_store_fulfilment_finalized", "store_id", "fulfilment_status",
+          "finalized_at", "id"),
 )
 
 order_lines = Table(
@@ -358,6 +378,11 @@ order_lines = Table(
     Column("attributes", JSON, nullable=False, default=list),
     Column("bundle_id", String(100)),
     Column("is_gift_card", Boolean, nullable=False, default=False),
+    # After placement: how much of the line was shipped and how much refunded.
+    Column("fulfilled_quantity", ScaledDecimal, nullable=False, default=Decimal(0),
+           server_default="0"),
+    Column("refunded_quantity", ScaledDecimal, nullable=False, default=Decimal(0),
+           server_default="0"),
     Index("ix_order_lines_order", "order_id", "position"),
 )
 
@@ -542,4 +567,152 @@ webhook_attempts = Table(
     Column("response_body", Text),
     Column("worker", String(100), nullable=False),
     Index("ix_webhook_attempts_delivery", "delivery_id", "number"),
+)
+
+
+# --- the merchant's side -------------------------------------------------------------------
+
+# Staff who sign in to the back office. Passwords are stored as argon2 hashes only.
+staff = Table(
+    "staff",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),  # lower case
+    Column("name", String(200), nullable=False),
+    Column("password_hash", String(300), nullable=False),
+    Column("role", String(20), nullable=False),
+    # Store ids the account may act on; NULL: every store.
+    Column("store_ids", JSON),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("password_changed_at", DateTime(timezone=True), nullable=False),
+    Column("last_sign_in_at", DateTime(timezone=True)),
+)
+
+# Management API tokens: shown once when created, stored as their SHA-256 only.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    # The first characters of the token, so that staff can tell tokens apart.
+    Column("prefix", String(20), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("store_ids", JSON),  # NULL: every store
+    Column("staff_id", Uuid, ForeignKey("staff.id", ondelete="SET NULL")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+# Who changed what through the management API, with the order's version before and after.
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("store_id", Uuid, nullable=False),
+    Column("order_id", Uuid),
+    Column("actor_kind", String(20), nullable=False),  # token, staff or cli
+    Column("actor_id", String(100)),
+    Column("actor_name", String(320), nullable=False),
+    Column("action", String(60), nullable=False),
+    Column("detail", JSON, nullable=False, default=dict),
+    Column("version_before", Integer),
+    Column("version_after", Integer),
+    Column("request_id", String(100)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_audit_entries_store", "store_id", "created_at"),
+    Index("ix_audit_entries_order", "order_id", "created_at"),
+)
+
+# Answers to management actions by (caller, Idempotency-Key): a retry with the same body
+# gets the stored answer; a NULL status is an action still running.
+idempotency_records = Table(
+    "idempotency_records",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("principal", String(100), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer),
+    Column("response_body", Text),
+    Column("response_headers", JSON),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True)),
+    UniqueConstraint("principal", "key", name="uq_idempotency_records_principal_key"),
+    Index("ix_idempotency_records_created", "created_at"),
+)
+
+# Every movement of an order's money after checkout: captures, recorded (manual) payments,
+# refunds and voids, through the provider or recorded by staff. A refund is written as
+# pending before the gateway is asked, so two refunds can never both take the same money.
+order_payments = Table(
+    "order_payments",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("order_id", Uuid, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("store_id", Uuid, nullable=False),
+    Column("kind", String(20), nullable=False),  # capture, payment, refund, void
+    Column("status", String(20), nullable=False),  # pending, succeeded, failed
+    Column("amount", ScaledDecimal),
+    Column("currency_code", String(3), nullable=False),
+    Column("provider_alias", String(100)),
+    Column("transaction_id", String(200)),
+    # The gateway's idempotency key for this operation.
+    Column("operation_id", String(200), unique=True),
+    Column("manual", Boolean, nullable=False, default=False),
+    Column("reference", String(200)),
+    Column("reason", String(500)),
+    # Refunds by lines: [{"lineId", "quantity"}].
+    Column("lines", JSON, nullable=False, default=list),
+    Column("actor", String(320)),
+    Column("error", String(500)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True)),
+    Index("ix_order_payments_order", "order_id", "created_at"),
+)
+
+# Shipments: which lines and quantities went, with whom, and how to track them.
+fulfilments = Table(
+    "fulfilments",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("order_id", Uuid, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("store_id", Uuid, nullable=False),
+    Column("lines", JSON, nullable=False),  # [{"lineId", "quantity"}]
+    Column("carrier", String(100)),
+    Column("tracking_number", String(200)),
+    Column("tracking_url", String(2000)),
+    Column("actor", String(320)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_fulfilments_order", "order_id", "created_at"),
+)
+
+# Staff notes on an order.
+order_notes = Table(
+    "order_notes",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("order_id", Uuid, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("store_id", Uuid, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("actor", String(320)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_order_notes_order", "order_id", "created_at"),
+)
+
+# Every change of an order's status (the store's order statuses), with who made it.
+order_status_changes = Table(
+    "order_status_changes",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("order_id", Uuid, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("store_id", Uuid, nullable=False),
+    Column("from_status_id", Uuid),
+    Column("to_status_id", Uuid),
+    Column("actor", String(320)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_order_status_changes_order", "order_id", "created_at"),
 )

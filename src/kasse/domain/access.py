@@ -1,0 +1,111 @@
+"""Who may do what on the merchant's side: staff roles, what each role is allowed, and the
+principal (a staff member or a management API token) that a request acts as.
+
+Storefront keys are not principals here: they serve the Storefront API only and never
+reach a management operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
+
+from kasse.domain.errors import DomainError, NotFound
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    """Everything, including staff accounts and API tokens."""
+    MANAGER = "manager"
+    """Runs the shop: orders, money, shipping, stock, webhooks; not staff or tokens."""
+    FULFILMENT = "fulfilment"
+    """Ships orders and keeps stock: reads orders, adds notes, fulfils, adjusts stock."""
+    SUPPORT = "support"
+    """Answers customers: reads everything a manager can read, changes nothing."""
+
+
+class Permission(StrEnum):
+    ORDERS_READ = "orders:read"
+    ORDERS_EXPORT = "orders:export"
+    ORDERS_NOTE = "orders:note"
+    ORDERS_EDIT = "orders:edit"
+    """Change an order's status or tags."""
+    PAYMENTS = "payments:write"
+    """Capture, record a payment, refund, cancel an order."""
+    FULFIL = "orders:fulfil"
+    STOCK_READ = "stock:read"
+    STOCK_ADJUST = "stock:adjust"
+    WEBHOOKS_READ = "webhooks:read"
+    WEBHOOKS_REDELIVER = "webhooks:redeliver"
+    AUDIT_READ = "audit:read"
+    STAFF = "staff:manage"
+    """Staff accounts and management API tokens."""
+
+
+_READ = frozenset({Permission.ORDERS_READ, Permission.STOCK_READ, Permission.WEBHOOKS_READ,
+                   Permission.AUDIT_READ})
+
+ALLOWED: dict[Role, frozenset[Permission]] = {
+    Role.OWNER: frozenset(Permission),
+    Role.MANAGER: frozenset(Permission) - {Permission.STAFF},
+    Role.FULFILMENT: _READ | {Permission.ORDERS_NOTE, Permission.FULFIL,
+                              Permission.STOCK_ADJUST},
+    Role.SUPPORT: _READ,
+}
+"""The one table of what each role may do."""
+
+
+class NotAllowed(DomainError):
+    """The caller is known but its role or stores do not allow this."""
+
+    code = "not_allowed"
+
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value.strip().lower())
+    except ValueError:
+        raise NotFound(f"no role {value.strip()[:40]!r}; roles: "
+                       f"{', '.join(r.value for r in Role)}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Whom a management request acts as."""
+
+    kind: str
+    """``token``, ``staff`` or ``cli``."""
+    id: str | None
+    name: str
+    """For the audit log: a token's name or a staff member's email."""
+    role: Role
+    store_ids: frozenset[UUID] | None
+    """The stores it may act on; ``None``: every store."""
+
+    @property
+    def key(self) -> str:
+        """A stable name for what it does (e.g. the owner of its idempotency keys)."""
+        return f"{self.kind}:{self.id or self.name}"
+
+    def may(self, permission: Permission, store_id: UUID | None = None) -> bool:
+        if permission not in ALLOWED[self.role]:
+            return False
+        return store_id is None or self.store_ids is None or store_id in self.store_ids
+
+    def require(self, permission: Permission, store_id: UUID | None = None) -> None:
+        """Raise ``NotAllowed`` unless this principal may do ``permission`` (in the store)."""
+        if permission not in ALLOWED[self.role]:
+            raise NotAllowed(f"the {self.role.value} role may not do {permission.value}")
+        if store_id is not None and self.store_ids is not None \
+                and store_id not in self.store_ids:
+            raise NotAllowed(f"{self.name} may not act on store {store_id}")
+
+    def visible_stores(self, store_ids: Iterable[UUID]) -> list[UUID]:
+        """Of ``store_ids``, the ones this principal may see."""
+        return [s for s in store_ids if self.store_ids is None or s in self.store_ids]
+
+
+CLI = Principal(kind="cli", id=None, name="command line", role=Role.OWNER, store_ids=None)
+"""Whoever runs ``kasse`` on the server: they hold the database already."""

@@ -7,6 +7,8 @@ reach a management operation.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -109,3 +111,18 @@ class Principal:
 
 CLI = Principal(kind="cli", id=None, name="command line", role=Role.OWNER, store_ids=None)
 """Whoever runs ``kasse`` on the server: they hold the database already."""
+
+
+TOKEN_PREFIX = "kmt_"  # noqa: S105 (a marker, not a secret)
+"""How every management API token begins (so that a leaked one is easy to spot)."""
+
+
+def token_digest(token: str) -> str:
+    """What is stored of a management API token: its SHA-256 (tokens are 256-bit random,
+    so a fast hash is enough and a lookup by digest reveals nothing)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh management API token, to be shown once."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)

@@ -9,9 +9,12 @@ from decimal import Decimal
 from typing import Any, Protocol
 from uuid import UUID
 
+from kasse.domain.access import Principal
+from kasse.domain.audit import AuditEntry
 from kasse.domain.checkout import CheckoutAttempt
 from kasse.domain.discounts import CodeUsage, GiftCard
 from kasse.domain.events import DomainEvent
+from kasse.domain.idempotency import KeptAnswer
 from kasse.domain.order import Order
 from kasse.domain.stock import Needs, Shortage, StockLevel
 from kasse.domain.store import Product, Store, StoreConfig
@@ -141,8 +144,45 @@ class StockRepository(Protocol):
     async def levels(self, store_id: UUID) -> list[StockLevel]: ...
 
 
+class AuditLog(Protocol):
+    async def add(self, entry: AuditEntry) -> None: ...
+
+    async def entries(self, *, store_ids: list[UUID] | None, order_id: UUID | None = None,
+                      before: datetime | None = None, limit: int = 100) -> list[AuditEntry]:
+        """Newest first: an order's entries, or those of the stores (``None``: all)."""
+
+
+class AccessRepository(Protocol):
+    """Staff accounts and management API tokens."""
+
+    async def principal_for_token(self, digest: str, now: datetime) -> Principal | None:
+        """Whom a token with this digest acts as: ``None`` when it is unknown, revoked,
+        expired, or belongs to a disabled staff member."""
+
+
+class IdempotencyStore(Protocol):
+    async def claim(self, principal: str, key: str, request_hash: str, at: datetime
+                    ) -> KeptAnswer | None:
+        """Start an action under ``key``; ``None`` if it is new, else what is kept."""
+
+    async def complete(self, principal: str, key: str, status_code: int, body: str,
+                       headers: dict[str, str], at: datetime) -> None: ...
+
+    async def release(self, principal: str, key: str) -> None:
+        """Forget an action that ended without an answer to keep (e.g. a 5xx)."""
+
+    async def take_over(self, principal: str, key: str, started_before: datetime,
+                        at: datetime) -> bool:
+        """Restart an action whose first attempt died; False if another holds it."""
+
+    async def forget_older_than(self, before: datetime) -> int: ...
+
+
 class OrderUnit(Protocol):
     """What one order use case works with, inside one transaction."""
+
+    @property
+    def audit(self) -> AuditLog: ...
 
     @property
     def stock(self) -> StockRepository: ...
@@ -183,6 +223,12 @@ class Storage(Protocol):
 
     def ordering(self, *, write: bool) -> AbstractAsyncContextManager[OrderUnit]:
         """Orders and catalog in one transaction (committed at the end when ``write``)."""
+
+    def access(self, *, write: bool) -> AbstractAsyncContextManager[AccessRepository]:
+        """Staff and tokens in one transaction (committed at the end when ``write``)."""
+
+    def idempotency(self) -> AbstractAsyncContextManager[IdempotencyStore]:
+        """One short transaction over the kept answers of idempotent actions."""
 
     async def order_version(self, store_id: UUID, order_id: UUID) -> int | None:
         """An order's current version (``None``: no such order in that store); cheap."""

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kasse.adapters.db import order_repository, store_writer
 from kasse.adapters.db import store_repository as repo
+from kasse.adapters.db.access_repository import SqlAccessRepository
+from kasse.adapters.db.audit_repository import SqlAuditLog, SqlIdempotencyStore
 from kasse.adapters.db.checkout_repository import SqlCheckoutRepository
 from kasse.adapters.db.database import Database
 from kasse.adapters.db.order_repository import SqlOrderRepository
@@ -110,6 +112,17 @@ class SqlStorage:
         for callback in unit.committed:  # only once the transaction is committed
             callback()
 
+    @asynccontextmanager
+    async def access(self, *, write: bool) -> AsyncIterator[SqlAccessRepository]:
+        scope = self.db.transaction() if write else self.db.read()
+        async with scope as conn:
+            yield SqlAccessRepository(conn)
+
+    @asynccontextmanager
+    async def idempotency(self) -> AsyncIterator[SqlIdempotencyStore]:
+        async with self.db.transaction() as conn:
+            yield SqlIdempotencyStore(conn)
+
     async def delete_abandoned_carts(self, *, untouched_since: datetime,
                                      checkouts_expired_before: datetime) -> int:
         async with self.db.transaction() as conn:
@@ -134,6 +147,7 @@ class SqlOrderUnit:
         self.catalog = SqlCatalogReader(conn, products)
         self.checkout = SqlCheckoutRepository(conn)
         self.redemptions = SqlRedemptionRepository(conn)
+        self.audit = SqlAuditLog(conn)
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         self.committed.append(callback)

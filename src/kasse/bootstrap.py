@@ -26,6 +26,7 @@ from starlette.applications import Starlette
 
 from kasse.adapters.db.database import Database
 from kasse.adapters.db.migrate import upgrade_engine
+from kasse.adapters.db.order_search import SqlOrderSearch
 from kasse.adapters.db.outage import unavailable
 from kasse.adapters.db.storage import SqlStorage
 from kasse.adapters.db.webhook_repository import SqlWebhookStorage, on_outbox_commit
@@ -39,6 +40,7 @@ from kasse.payments.testgateway import GatewayConfig, create_gateway_app
 from kasse.payments.testgateway_provider import TEST_GATEWAY
 from kasse.services.catalog import StoreDirectory
 from kasse.services.checkout import Checkout
+from kasse.services.order_queries import OrderQueries
 from kasse.services.orders import Orders
 from kasse.services.ports import Storage
 from kasse.services.webhook_endpoints import WebhookEndpoints
@@ -166,6 +168,8 @@ class Container:
     checkout: Checkout
     payment_providers: ProviderRegistry
     webhook_endpoints: WebhookEndpoints
+    order_queries: OrderQueries
+    """The staff's reads of placed orders: lists, exports, one order's timeline, audit."""
     gateway: MountedGateway | None
     """The simulated test gateway this process serves, if any."""
 
@@ -204,13 +208,15 @@ async def bootstrap(settings: Settings | None = None, *, db: Database | None = N
         storage = SqlStorage(database)
         stores = StoreDirectory(storage)
         providers = payment_providers(settings, gateway)
+        orders = Orders(storage)
         kasse = Container(
             settings=settings, database=database, storage=storage, stores=stores,
-            orders=Orders(storage),
+            orders=orders,
             checkout=Checkout(storage, stores, providers,
                               token_ttl=timedelta(minutes=settings.checkout_token_minutes)),
             payment_providers=providers,
             webhook_endpoints=WebhookEndpoints(SqlWebhookStorage(database)),
+            order_queries=OrderQueries(SqlOrderSearch(database), stores, orders),
             gateway=gateway)
         async with AsyncExitStack() as stack:
             if gateway is not None:

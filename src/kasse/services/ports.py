@@ -27,6 +27,13 @@ from kasse.domain.webhooks import (
     WebhookEndpoint,
     WebhookMessage,
 )
+from kasse.services.order_records import (
+    OrderCriteria,
+    OrderHistory,
+    OrderSort,
+    OrderSummary,
+    SortKey,
+)
 
 
 class CatalogReader(Protocol):
@@ -300,3 +307,25 @@ class WebhookStorage(Protocol):
 class WebhookSender(Protocol):
     async def send(self, message: WebhookMessage) -> AttemptOutcome:
         """POST the signed event; never raises for the receiver's failures."""
+
+
+class OrderSearch(Protocol):
+    """Reads of placed orders for the staff (never carts), each in its own short read."""
+
+    async def page(self, criteria: OrderCriteria, sort: OrderSort, after: SortKey | None,
+                   limit: int) -> list[OrderSummary]:
+        """Up to ``limit`` matching orders in ``sort`` order, starting after ``after``."""
+
+    async def count(self, criteria: OrderCriteria) -> int: ...
+
+    async def placed(self, order_id: UUID) -> OrderSummary | None:
+        """The placed order with this id, in whichever store (``None``: no such order, or
+        a cart)."""
+
+    async def history(self, order_id: UUID) -> OrderHistory:
+        """What was recorded about the order after its checkout, oldest first."""
+
+    async def audit(self, *, store_id: UUID | None, order_id: UUID | None,
+                    before: tuple[datetime, UUID] | None, limit: int) -> list[AuditEntry]:
+        """Audit entries of a store or of an order, newest first, from before ``before``
+        (a time and the id of the entry there)."""

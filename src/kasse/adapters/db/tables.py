@@ -441,6 +441,8 @@ outbox_events = Table(
     # One event per topic and aggregate where it must happen once (e.g. order.finalized).
     Column("dedupe_key", String(200), unique=True),
     Index("ix_outbox_events_pending", "delivered_at", "created_at"),
+    # An order's events (and through them its webhook deliveries), for its timeline.
+    Index("ix_outbox_events_aggregate", "aggregate_id", "created_at"),
 )
 
 
@@ -507,6 +509,8 @@ redemptions = Table(
     Column("kind", String(20), nullable=False),
     Column("amount", ScaledDecimal),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # The orders that used a code (the staff's order lists filter by it).
+    Index("ix_redemptions_code", "code"),
 )
 
 # Merchant webhooks. The secret signs deliveries; it never leaves the server.

@@ -1,7 +1,8 @@
 """The merchant's side: staff and management API tokens, the audit log, idempotent
 actions, an order's money after checkout (captures, recorded payments, refunds), its
 shipments, notes and status history, and the columns and indexes the staff's order
-lists filter and sort on.
+lists filter and sort on (with the orders that used a code, and an order's events for
+its timeline).
 
 Placed orders get what can be known of them: what was captured and refunded by their
 payment status, and "unfulfilled".
@@ -172,6 +173,12 @@ def upgrade() -> None:
         batch_op.create_index('ix_orders_store_fulfilment_finalized', ['store_id', 'fulfilment_status', 'finalized_at', 'id'], unique=False)
         batch_op.create_index('ix_orders_store_payment_finalized', ['store_id', 'payment_status', 'finalized_at', 'id'], unique=False)
         batch_op.create_index('ix_orders_store_status_finalized', ['store_id', 'order_status_id', 'finalized_at', 'id'], unique=False)
+    with op.batch_alter_table('outbox_events', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_events_aggregate', ['aggregate_id', 'created_at'], unique=False)
+
+    with op.batch_alter_table('redemptions', schema=None) as batch_op:
+        batch_op.create_index('ix_redemptions_code', ['code'], unique=False)
+
     op.execute("""
         UPDATE orders SET fulfilment_status = 'unfulfilled',
             captured_amount = CASE WHEN payment_status IN
@@ -184,6 +191,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('redemptions', schema=None) as batch_op:
+        batch_op.drop_index('ix_redemptions_code')
+
+    with op.batch_alter_table('outbox_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_events_aggregate')
+
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_index('ix_orders_store_status_finalized')
         batch_op.drop_index('ix_orders_store_payment_finalized')

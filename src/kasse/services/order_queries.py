@@ -1,0 +1,414 @@
+"""The staff's reads of placed orders: lists with filters, sort and cursor pagination,
+the export of a list, one order with its whole history as a timeline, and the audit log.
+
+Every read is limited to the stores the principal may see: an order of another store is
+"not found", exactly like an order that does not exist. Carts are not orders here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from uuid import UUID
+
+from kasse.domain.access import Permission, Principal
+from kasse.domain.audit import AuditEntry
+from kasse.domain.discounts import normalize_code
+from kasse.domain.errors import DomainError, InvalidInput, NotFound
+from kasse.domain.money import decimal_places_of
+from kasse.domain.payment import PaymentStatus
+from kasse.domain.store import StoreConfig
+from kasse.services import cursors
+from kasse.services.catalog import StoreDirectory
+from kasse.services.order_records import (
+    PLACED_AT,
+    SORTS,
+    TOTAL_PRICE,
+    CheckoutPayment,
+    OrderCriteria,
+    OrderHistory,
+    OrderSort,
+    OrderSummary,
+    SortKey,
+    TimelineItem,
+    timeline,
+)
+from kasse.services.orders import Orders, PricedOrder
+from kasse.services.ports import OrderSearch
+
+MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
+EXPORT_BATCH = 1000
+"""Orders read per query while an export streams: memory stays flat however many."""
+FULFILMENT_STATUSES = ("unfulfilled", "partial", "fulfilled")
+MAX_TEXT = 200
+MAX_TOTAL = Decimal(10) ** 12
+TOTAL_PLACES = 6
+"""The finest amount stored (a millionth)."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderQuery:
+    """A list of placed orders as the caller asks for it (unchecked)."""
+
+    store: str | None = None
+    order_status: str | None = None
+    payment_status: str | None = None
+    fulfilment_status: str | None = None
+    placed_from: datetime | None = None
+    placed_to: datetime | None = None
+    email: str | None = None
+    customer_reference: str | None = None
+    order_number: str | None = None
+    total_min: Decimal | None = None
+    total_max: Decimal | None = None
+    code: str | None = None
+    text: str | None = None
+    sort: str = PLACED_AT
+    direction: str = "desc"
+    cursor: str | None = None
+    limit: int = DEFAULT_LIMIT
+    count: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    orders: list[OrderSummary]
+    stores: dict[UUID, StoreConfig]
+    """The configuration of each store of the page's orders (for currencies, statuses)."""
+    next_cursor: str | None
+    total: int | None
+    """How many orders match, when asked for."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderExport:
+    """A checked export: its batches are read one query at a time as they are asked for."""
+
+    search: OrderSearch
+    criteria: OrderCriteria
+    sort: OrderSort
+    stores: dict[UUID, StoreConfig]
+    batch: int = EXPORT_BATCH
+
+    async def batches(self) -> AsyncIterator[list[OrderSummary]]:
+        after: SortKey | None = None
+        while True:
+            rows = await self.search.page(self.criteria, self.sort, after, self.batch)
+            if rows:
+                yield rows
+            if len(rows) < self.batch:
+                return
+            after = _key(rows[-1], self.sort)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """One placed order with everything recorded about it."""
+
+    config: StoreConfig
+    priced: PricedOrder
+    summary: OrderSummary
+    checkout: CheckoutPayment | None
+    history: OrderHistory
+    timeline: list[TimelineItem]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    entries: list[AuditEntry]
+    next_cursor: str | None
+
+
+class OrderQueries:
+    def __init__(self, search: OrderSearch, stores: StoreDirectory, orders: Orders,
+                 clock: Callable[[], datetime] = _now) -> None:
+        self.search = search
+        self.stores = stores
+        self.orders = orders
+        self.clock = clock
+
+    # --- lists ---------------------------------------------------------------------------
+
+    async def list(self, principal: Principal, query: OrderQuery) -> OrderPage:
+        """A page of the placed orders matching ``query`` that the principal may see."""
+        principal.require(Permission.ORDERS_READ)
+        limit = _limit(query.limit)
+        criteria, stores = await self._criteria(principal, query, Permission.ORDERS_READ)
+        sort = _sort(query.sort, query.direction)
+        after = _decode_cursor(query.cursor, sort) if query.cursor else None
+        if criteria is None:
+            return OrderPage([], stores, None, 0 if query.count else None)
+        rows = await self.search.page(criteria, sort, after, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        total = await self.search.count(criteria) if query.count else None
+        return OrderPage(rows, stores, _encode_cursor(rows[-1], sort) if more else None,
+                         total)
+
+    async def export(self, principal: Principal, query: OrderQuery) -> OrderExport:
+        """Every placed order matching ``query`` (its cursor, limit and count aside), to
+        be read batch by batch; the query is checked now, before anything is sent."""
+        principal.require(Permission.ORDERS_EXPORT)
+        criteria, stores = await self._criteria(principal, query, Permission.ORDERS_EXPORT)
+        sort = _sort(query.sort, query.direction)
+        if criteria is None:  # nothing visible: an export with its header only
+            criteria = OrderCriteria(store_ids=())
+        return OrderExport(self.search, criteria, sort, stores)
+
+    # --- one order -----------------------------------------------------------------------
+
+    async def order(self, principal: Principal, order_id: UUID) -> OrderRecord:
+        """A placed order the principal may see, with its history and timeline."""
+        principal.require(Permission.ORDERS_READ)
+        summary = await self._visible(principal, order_id, Permission.ORDERS_READ)
+        config = await self.stores.get(str(summary.store_id))
+        priced = await self.orders.get(config, order_id)
+        history = await self.search.history(order_id)
+        order = priced.order
+        method = config.payment_method_by_id(order.payment_method_id)
+        checkout = None
+        if order.payment_status is not None:
+            checkout = CheckoutPayment(
+                transaction_id=order.transaction_id,
+                provider_alias=method.provider_alias if method else None,
+                payment_method=method.alias if method else None,
+                payment_status=order.payment_status.value,
+                authorized=order.authorized_amount, fee=order.fee_amount,
+                kind=history.checkout_kind, at=summary.placed_at)
+        return OrderRecord(config, priced, summary, checkout, history,
+                           timeline(summary, checkout, history, config))
+
+    # --- the audit log -------------------------------------------------------------------
+
+    async def order_audit(self, principal: Principal, order_id: UUID, *,
+                          cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> AuditPage:
+        """The audit entries of a placed order the principal may see, newest first."""
+        principal.require(Permission.AUDIT_READ)
+        await self._visible(principal, order_id, Permission.AUDIT_READ)
+        return await self._audit(None, order_id, cursor, limit)
+
+    async def store_audit(self, principal: Principal, store: str, *,
+                          cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> AuditPage:
+        """The audit entries of a store, newest first."""
+        principal.require(Permission.AUDIT_READ)
+        config = await self._store(principal, store, Permission.AUDIT_READ, None)
+        return await self._audit(config.store.id, None, cursor, limit)
+
+    async def _audit(self, store_id: UUID | None, order_id: UUID | None, cursor: str | None,
+                     limit: int) -> AuditPage:
+        limit = _limit(limit)
+        before = None
+        if cursor:
+            at, entry_id = cursors.decode("audit", cursor)
+            before = (_parse_time(at), _parse_id(entry_id))
+        entries = await self.search.audit(store_id=store_id, order_id=order_id,
+                                          before=before, limit=limit + 1)
+        more = len(entries) > limit
+        entries = entries[:limit]
+        next_cursor = cursors.encode("audit", [entries[-1].at.isoformat(),
+                                               str(entries[-1].id)]) if more else None
+        return AuditPage(entries, next_cursor)
+
+    # --- checks ----------------------------------------------------------------------------
+
+    async def _visible(self, principal: Principal, order_id: UUID, permission: Permission
+                       ) -> OrderSummary:
+        summary = await self.search.placed(order_id)
+        if summary is None or not principal.may(permission, summary.store_id):
+            raise NotFound(f"no order with id {order_id}")
+        return summary
+
+    async def _store(self, principal: Principal, store: str, permission: Permission,
+                     parameter: str | None) -> StoreConfig:
+        """The store named ``store`` if the principal may see it. One it may not see is
+        as unknown as one that does not exist: 404 on a path, 400 for a ``parameter``."""
+        try:
+            config = await self.stores.get(store)
+        except NotFound:
+            config = None
+        if config is None or not principal.may(permission, config.store.id):
+            what = f"no store with id or alias {store.strip()[:100]!r}"
+            raise InvalidInput(f"{parameter}: {what}") if parameter else NotFound(what)
+        return config
+
+    async def _criteria(self, principal: Principal, query: OrderQuery,
+                        permission: Permission
+                        ) -> tuple[OrderCriteria | None, dict[UUID, StoreConfig]]:
+        """The checked filters of ``query``; ``None`` when the principal sees no store."""
+        if query.store is not None and query.store.strip():
+            scope = [await self._store(principal, query.store, permission, "store")]
+        else:
+            scope = [c for c in await self.stores.warm_up()
+                     if principal.may(permission, c.store.id)]
+        stores = {config.store.id: config for config in scope}
+        placed_from, placed_to = (_utc(query.placed_from, "placedFrom"),
+                                  _utc(query.placed_to, "placedTo"))
+        if placed_from and placed_to and placed_from > placed_to:
+            raise InvalidInput("placedFrom: is after placedTo")
+        total_min, total_max = (_total(query.total_min, "totalMin"),
+                                _total(query.total_max, "totalMax"))
+        if total_min is not None and total_max is not None and total_min > total_max:
+            raise InvalidInput("totalMin: is more than totalMax")
+        criteria = OrderCriteria(
+            store_ids=tuple(stores),
+            order_status_ids=_order_statuses(scope, query.order_status),
+            payment_status=_payment_status(query.payment_status),
+            fulfilment_status=_choice(query.fulfilment_status, FULFILMENT_STATUSES,
+                                      "fulfilmentStatus"),
+            placed_from=placed_from, placed_to=placed_to,
+            email=_text(query.email, "email", 320, lower=True),
+            customer_reference=_text(query.customer_reference, "customerReference", 200),
+            order_number=_text(query.order_number, "orderNumber", 100),
+            total_min=total_min, total_max=total_max, code=_code(query.code),
+            text=_text(query.text, "q", MAX_TEXT))
+        return (criteria if stores else None), stores
+
+
+# --- parameters -------------------------------------------------------------------------------
+
+
+def _limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit: {limit} is not between 1 and {MAX_LIMIT}")
+    return limit
+
+
+def _sort(by: str, direction: str) -> OrderSort:
+    wanted = next((s for s in SORTS if s.lower() == by.strip().lower()), None)
+    if wanted is None:
+        raise InvalidInput(f"sort: {by.strip()[:40]!r} is not one of {', '.join(SORTS)}")
+    order = direction.strip().lower()
+    if order not in ("asc", "desc"):
+        raise InvalidInput(f"direction: {direction.strip()[:40]!r} is not asc or desc")
+    return OrderSort(wanted, order == "desc")
+
+
+def _text(value: str | None, name: str, longest: int, lower: bool = False) -> str | None:
+    if value is None or not value.strip():
+        return None
+    cleaned = value.strip()
+    if len(cleaned) > longest:
+        raise InvalidInput(f"{name}: longer than {longest} characters")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in cleaned):
+        raise InvalidInput(f"{name}: holds control characters")
+    return cleaned.lower() if lower else cleaned
+
+
+def _choice(value: str | None, choices: tuple[str, ...], name: str) -> str | None:
+    if value is None or not value.strip():
+        return None
+    for choice in choices:
+        if choice.lower() == value.strip().lower():
+            return choice
+    raise InvalidInput(f"{name}: {value.strip()[:40]!r} is not one of {', '.join(choices)}")
+
+
+def _payment_status(value: str | None) -> str | None:
+    return _choice(value, tuple(s.value for s in PaymentStatus), "paymentStatus")
+
+
+def _order_statuses(scope: list[StoreConfig], value: str | None) -> tuple[UUID, ...] | None:
+    """The ids of the order statuses named ``value`` (an id or alias) in the stores."""
+    wanted = _text(value, "orderStatus", 100)
+    if wanted is None:
+        return None
+    found = tuple(status.id for config in scope for status in config.order_statuses
+                  if str(status.id) == wanted.lower() or status.alias.lower() == wanted.lower())
+    if not found:
+        raise InvalidInput(f"orderStatus: no order status {wanted!r}")
+    return found
+
+
+def _code(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return normalize_code(value)
+    except DomainError as exc:
+        raise InvalidInput(f"code: {exc.detail}") from None
+
+
+def _utc(value: datetime | None, name: str) -> datetime | None:
+    """A time with its zone, in UTC; one without a zone is taken as UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidInput(f"{name}: out of range") from None
+
+
+def _total(value: Decimal | None, name: str) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        if not value.is_finite() or value < 0 or value >= MAX_TOTAL:
+            raise InvalidInput(f"{name}: {value} is not an amount from 0 to {MAX_TOTAL:,}")
+    except InvalidOperation:
+        raise InvalidInput(f"{name}: not a number") from None
+    if decimal_places_of(value) > TOTAL_PLACES:
+        raise InvalidInput(f"{name}: {value} has more than {TOTAL_PLACES} decimal places")
+    return value
+
+
+# --- cursors --------------------------------------------------------------------------------
+
+
+def _key(summary: OrderSummary, sort: OrderSort) -> SortKey:
+    if sort.by == TOTAL_PRICE:
+        return SortKey(summary.total_price, summary.id)
+    return SortKey(summary.placed_at, summary.id)
+
+
+def _encode_cursor(summary: OrderSummary, sort: OrderSort) -> str:
+    key = _key(summary, sort)
+    value = key.value
+    text = (value.astimezone(UTC).isoformat() if isinstance(value, datetime)
+            else None if value is None else f"{value:f}")
+    return cursors.encode("orders", [sort.by, sort.descending, text, str(key.id)])
+
+
+def _decode_cursor(cursor: str, sort: OrderSort) -> SortKey:
+    values = cursors.decode("orders", cursor)
+    if len(values) != 4:
+        raise InvalidInput("cursor: not a cursor this list gave out; start again without it")
+    by, descending, text, order_id = values
+    if by != sort.by or descending != sort.descending:
+        raise InvalidInput("cursor: belongs to a list in another order (sort and direction "
+                           "must stay as they were)")
+    value: datetime | Decimal | None
+    if by == PLACED_AT:
+        value = _parse_time(text)
+    elif text is None:
+        value = None
+    else:
+        try:
+            value = Decimal(str(text))
+        except InvalidOperation:
+            raise InvalidInput("cursor: not a cursor this list gave out") from None
+    return SortKey(value, _parse_id(order_id))
+
+
+def _parse_time(text: object) -> datetime:
+    try:
+        value = datetime.fromisoformat(str(text))
+    except ValueError:
+        raise InvalidInput("cursor: not a cursor this list gave out") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _parse_id(text: object) -> UUID:
+    try:
+        return UUID(str(text))
+    except ValueError:
+        raise InvalidInput("cursor: not a cursor this list gave out") from None
+

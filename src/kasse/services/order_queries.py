@@ -7,7 +7,7 @@ Every read is limited to the stores the principal may see: an order of another s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -47,10 +47,6 @@ MAX_TEXT = 200
 MAX_TOTAL = Decimal(10) ** 12
 TOTAL_PLACES = 6
 """The finest amount stored (a millionth)."""
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +123,12 @@ class AuditPage:
 
 
 class OrderQueries:
-    def __init__(self, search: OrderSearch, stores: StoreDirectory, orders: Orders,
-                 clock: Callable[[], datetime] = _now) -> None:
+    def __init__(self, search: OrderSearch, stores: StoreDirectory, orders: Orders, *,
+                 export_batch: int = EXPORT_BATCH) -> None:
         self.search = search
         self.stores = stores
         self.orders = orders
-        self.clock = clock
+        self.export_batch = export_batch
 
     # --- lists ---------------------------------------------------------------------------
 
@@ -160,7 +156,7 @@ class OrderQueries:
         sort = _sort(query.sort, query.direction)
         if criteria is None:  # nothing visible: an export with its header only
             criteria = OrderCriteria(store_ids=())
-        return OrderExport(self.search, criteria, sort, stores)
+        return OrderExport(self.search, criteria, sort, stores, self.export_batch)
 
     # --- one order -----------------------------------------------------------------------
 

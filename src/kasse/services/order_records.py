@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
 from kasse.domain.audit import AuditEntry
@@ -124,6 +125,17 @@ class StatusChange:
     at: datetime
 
 
+def shown_url(url: str) -> str:
+    """A receiver's address without what may be a secret in it (a user and password, the
+    query string): what the staff are shown of a webhook endpoint."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(not a valid address)"
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookDeliveryRecord:
     """A merchant webhook delivery of one of the order's events."""
@@ -131,6 +143,7 @@ class WebhookDeliveryRecord:
     id: UUID
     topic: str
     endpoint_url: str
+    """As ``shown_url`` shows it."""
     status: str
     attempts: int
     last_status_code: int | None

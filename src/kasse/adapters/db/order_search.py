@@ -57,6 +57,7 @@ from kasse.services.order_records import (
     SortKey,
     StatusChange,
     WebhookDeliveryRecord,
+    shown_url,
 )
 
 HISTORY_LIMIT = 500
@@ -267,7 +268,7 @@ async def _deliveries(conn: AsyncConnection, order_id: UUID
         .where(e.aggregate_id == order_id)
         .order_by(d.created_at.desc(), d.id.desc()).limit(HISTORY_LIMIT))).all()
     return tuple(WebhookDeliveryRecord(
-        id=r.id, topic=r.topic, endpoint_url=r.url, status=r.status, attempts=r.attempts,
+        id=r.id, topic=r.topic, endpoint_url=shown_url(r.url), status=r.status, attempts=r.attempts,
         last_status_code=r.last_status_code, last_error=r.last_error, at=_at(r.created_at),
         last_attempt_at=utc(r.last_attempt_at), completed_at=utc(r.completed_at))
         for r in reversed(rows))

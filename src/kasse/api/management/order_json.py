@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
 from kasse.domain.audit import AuditEntry
@@ -92,17 +91,6 @@ def audit_entry(entry: AuditEntry) -> Json:
             "versionAfter": entry.version_after, "requestId": entry.request_id}
 
 
-def shown_url(url: str) -> str:
-    """A receiver's address without what may be a secret in it (user and password, the
-    query string)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(not a valid address)"
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
 def _movement(m: MoneyMovement, config: StoreConfig) -> Json:
     currency = config.currency(m.currency_code)
     return {"id": str(m.id), "kind": m.kind, "status": m.status,
@@ -142,7 +130,7 @@ def history(order: OrderSummary, checkout: CheckoutPayment | None, recorded: Ord
                            "at": when(c.at)} for c in recorded.status_changes],
         "audit": [audit_entry(a) for a in recorded.audit],
         "webhookDeliveries": [
-            {"id": str(d.id), "topic": d.topic, "endpointUrl": shown_url(d.endpoint_url),
+            {"id": str(d.id), "topic": d.topic, "endpointUrl": d.endpoint_url,
              "status": d.status, "attempts": d.attempts,
              "lastStatusCode": d.last_status_code, "lastError": d.last_error,
              "createdAt": when(d.at), "lastAttemptAt": when(d.last_attempt_at),

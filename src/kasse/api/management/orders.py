@@ -35,7 +35,7 @@ router = APIRouter(prefix=MANAGEMENT_PREFIX, tags=["Orders"])
 Reader = Annotated[Principal, allowed(Permission.ORDERS_READ)]
 Exporter = Annotated[Principal, allowed(Permission.ORDERS_EXPORT)]
 Auditor = Annotated[Principal, allowed(Permission.AUDIT_READ)]
-OrderId = Annotated[str, Path(description="The id of a placed order",
+OrderId = Annotated[str, Path(alias="orderId", description="The id of a placed order",
                               json_schema_extra={"format": "uuid"})]
 Cursor = Annotated[str | None, Query(
     description="Where the page starts: `nextCursor` of the page before")]

@@ -3,7 +3,10 @@
     python -m bench.load_orders --database-url sqlite:///var/kasse.db --until 1000000
 
 Adds finalized orders (two lines each, with the checkout attempt and the outbox event a
-real checkout leaves) to the demo store until the ``orders`` table holds ``--until`` rows.
+real checkout leaves) to the demo store until the ``orders`` table holds ``--until`` rows,
+spread as a shop's history is: over two years, among 100,000 customers, with payments
+captured, authorized, refunded or cancelled and orders new, processing, shipped or
+cancelled (see ``PAYMENTS`` and ``_progress_of``).
 Rows go in through SQLAlchemy Core ``insert()`` with executemany in big batches, one
 transaction per batch, on a plain synchronous SQLite connection; on PostgreSQL through
 COPY. Order numbers are ``LOAD-0000001``… so they never collide with the store's own.
@@ -45,6 +48,7 @@ from kasse.adapters.db.types import ScaledDecimal, to_scaled
 BATCH = 20_000
 TABLES = (orders, order_lines, checkout_attempts, outbox_events)
 LINES = (("trail-backpack", Decimal(1)), ("trail-map", Decimal(2)))
+"""The products of every loaded order (the map's quantity varies from 1 to 4)."""
 SHIPPING = Decimal("4.95")
 
 
@@ -53,7 +57,8 @@ class Ids:
     store: UUID
     currency: UUID
     country: UUID
-    status: UUID
+    statuses: dict[str, UUID]
+    """order status alias -> id"""
     payment: UUID
     shipping: UUID
     products: dict[str, tuple[str, str, Decimal]]
@@ -78,9 +83,48 @@ def _ids(conn: Connection, store_alias: str) -> Ids:
                                   prices.c.currency_id == currency)).one()
         catalog[reference] = (row.sku, row.name, row.value)
     return Ids(store=store, currency=currency, country=one(countries, "code", "DE"),
-               status=one(order_statuses, "alias", "new"),
+               statuses={alias: one(order_statuses, "alias", alias) for alias in STATUSES},
                payment=one(payment_methods, "alias", "invoicing"),
                shipping=one(shipping_methods, "alias", "standard"), products=catalog)
+
+
+STATUSES = ("new", "processing", "shipped", "cancelled")
+PAYMENTS = (("Captured", 0.50), ("Authorized", 0.25), ("PendingExternalSystem", 0.05),
+            ("PartiallyRefunded", 0.06), ("Refunded", 0.06), ("Cancelled", 0.08))
+"""How placed orders' payments stand, as a shop's history spreads them."""
+CUSTOMERS = 100_000
+"""Distinct customers (emails): ten orders each on average in a million."""
+FIRST_NAMES = ("Erika", "Max", "Anna", "Lukas", "Sophie", "Jonas", "Marie", "Felix",
+               "Emma", "Paul", "Lea", "Ben", "Hannah", "Finn", "Mia", "Elias")
+LAST_NAMES = ("Mustermann", "Schmidt", "Meyer", "Weber", "Wagner", "Becker", "Hoffmann",
+              "Koch", "Richter", "Klein", "Wolf", "Neumann", "Schwarz", "Braun")
+SPAN = 2 * 365 * 24 * 3600
+"""Orders are spread over the last two years."""
+
+
+def customer(number: int) -> tuple[str, str, str]:
+    """(email, first name, last name) of a loaded customer."""
+    return (f"customer{number}@example.com", FIRST_NAMES[number % len(FIRST_NAMES)],
+            LAST_NAMES[(number // len(FIRST_NAMES)) % len(LAST_NAMES)])
+
+
+def _payment(roll: float) -> str:
+    for status, share in PAYMENTS:
+        if roll < share:
+            return status
+        roll -= share
+    return PAYMENTS[0][0]
+
+
+def _progress_of(payment: str, roll: float) -> tuple[str, str]:
+    """(order status, fulfilment status) that go with a payment."""
+    if payment == "Cancelled" or (payment == "Refunded" and roll < 0.5):
+        return "cancelled", "unfulfilled"
+    if payment in ("Authorized", "PendingExternalSystem"):
+        return ("new", "unfulfilled") if roll < 0.6 else ("processing", "unfulfilled")
+    if payment == "Captured" and roll < 0.25:
+        return "processing", "partial" if roll < 0.08 else "unfulfilled"
+    return "shipped", "fulfilled"
 
 
 def batches(ids: Ids, first: int, count: int, seed: int = 7
@@ -88,42 +132,57 @@ def batches(ids: Ids, first: int, count: int, seed: int = 7
     """Rows for orders ``first`` … ``first + count - 1``, ``BATCH`` orders at a time."""
     rng = random.Random(seed + first)  # noqa: S311 (test data, not security)
     now = datetime.now(UTC)
-    subtotal = sum(ids.products[r][2] * q for r, q in LINES)
-    total = subtotal + SHIPPING
     for start in range(first, first + count, BATCH):
         rows: dict[Table, list[dict[str, Any]]] = {t: [] for t in TABLES}
         for n in range(start, min(start + BATCH, first + count)):
             order_id, attempt_id = uuid4(), uuid4()
-            placed = now - timedelta(seconds=rng.randrange(365 * 24 * 3600))
-            email = f"customer{n % 50_000}@example.com"
+            placed = now - timedelta(seconds=rng.randrange(SPAN))
+            email, first_name, last_name = customer(rng.randrange(CUSTOMERS))
+            quantities = {"trail-backpack": Decimal(1),
+                          "trail-map": Decimal(1 + rng.randrange(4))}
+            total = sum((ids.products[r][2] * q for r, q in quantities.items()),
+                        SHIPPING)
+            payment = _payment(rng.random())
+            status, fulfilment = _progress_of(payment, rng.random())
+            captured = total if payment in ("Captured", "PartiallyRefunded", "Refunded") \
+                else Decimal(0)
+            refunded = total if payment == "Refunded" else (
+                Decimal("5.00") if payment == "PartiallyRefunded" else Decimal(0))
             transaction = f"load-{n}"
             rows[orders].append({
                 "id": order_id, "store_id": ids.store, "cart_number": f"LOAD-C{n:07d}",
                 "order_number": f"LOAD-{n:07d}", "currency_id": ids.currency,
                 "tax_class_id": None, "language": None, "customer_reference": None,
-                "customer_email": email, "order_status_id": ids.status,
+                "customer_email": email, "order_status_id": ids.statuses[status],
                 "billing_country_id": ids.country, "billing_region_id": None,
                 "shipping_country_id": ids.country, "shipping_region_id": None,
                 "shipping_same_as_billing": True, "shipping_method_id": ids.shipping,
                 "shipping_option_id": None, "payment_method_id": ids.payment,
-                "properties": {"firstName": "Erika", "lastName": f"Muster{n}",
+                "properties": {"firstName": first_name, "lastName": last_name,
                                "email": email, "billingAddressLine1": "Hauptstrasse 5",
                                "billingCity": "Berlin", "billingZipCode": "10115",
                                "shippingSameAsBilling": "1"},
-                "server_properties": {}, "tags": [], "discount_codes": [],
-                "gift_card_codes": [], "created_at": placed,
-                "updated_at": placed, "finalized_at": placed, "payment_status": "Authorized",
+                "server_properties": {}, "tags": ["vip"] if rng.random() < 0.05 else [],
+                "discount_codes": [], "gift_card_codes": [], "created_at": placed,
+                "updated_at": placed, "finalized_at": placed, "payment_status": payment,
                 "transaction_id": transaction, "authorized_amount": total,
-                "fee_amount": Decimal(0), "version": 6})
-            for position, (reference, quantity) in enumerate(LINES):
+                "fee_amount": Decimal(0), "total_price": total,
+                "customer_name": f"{first_name} {last_name}".lower(),
+                "captured_amount": captured, "refunded_amount": refunded,
+                "refund_pending_amount": Decimal(0), "fulfilment_status": fulfilment,
+                "canceled_at": placed + timedelta(days=1) if status == "cancelled" else None,
+                "version": 6})
+            for position, (reference, quantity) in enumerate(quantities.items()):
                 sku, name, price = ids.products[reference]
+                shipped = quantity if fulfilment == "fulfilled" else Decimal(0)
                 rows[order_lines].append({
                     "id": uuid4(), "order_id": order_id, "parent_id": None,
                     "position": position, "product_reference": reference,
                     "variant_reference": None, "sku": sku, "name": name,
                     "quantity": quantity, "unit_price": price, "product_tax_class_id": None,
                     "tax_class_id": None, "properties": {}, "attributes": [],
-                    "bundle_id": None, "is_gift_card": False})
+                    "bundle_id": None, "is_gift_card": False,
+                    "fulfilled_quantity": shipped, "refunded_quantity": Decimal(0)})
             rows[checkout_attempts].append({
                 "id": attempt_id, "order_id": order_id, "store_id": ids.store,
                 "token_hash": None, "kind": "inline", "mode": None, "origin": None,

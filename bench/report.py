@@ -82,6 +82,8 @@ def table(report: dict[str, Any]) -> str:
             out.extend(_phase_block(phase))
         if engine.get("growth"):
             out.extend(_growth_block(engine["growth"]))
+        if engine.get("staff"):
+            out.extend(_staff_block(engine["staff"]))
         out.append(f"resident memory per worker: {engine.get('worker_rss_mb')} MB"
                    + (f"; after the growth run: {engine.get('worker_rss_mb_after_growth')} MB"
                       if engine.get("worker_rss_mb_after_growth") else ""))
@@ -124,6 +126,27 @@ def _growth_block(growth: dict[str, Any]) -> list[str]:
     for name, r in growth["ratios"].items():
         lines.append(f"   ratio {name}: CPU/call x{r['cpu_per_call']}, "
                      f"p50 x{r['journey_p50']}")
+    return lines
+
+
+def _staff_block(staff: dict[str, Any]) -> list[str]:
+    lines = [f"\n-- the staff's side over {staff['stored_orders']:,} stored orders "
+             f"(loaded {staff['added']:,} in {staff['load_seconds']} s)"]
+    search = staff.get("search")
+    if search:
+        lines.append(f"   order-search (first page of 50, 1 user): "
+                     f"{'met' if search['met'] else 'MISSED'} p50 < "
+                     f"{search['target_p50_ms']} ms; {search['errors']} errors")
+        for name, c in search["calls"].items():
+            if c:
+                lines.append(f"   {name:<28}{_f(c['count'], 7)}  p50 {_f(c['p50_ms'], 7)}"
+                             f"  p95 {_f(c['p95_ms'], 7)} ms")
+    export = staff.get("export")
+    if export:
+        lines.append(f"   order-export: {export['orders']:,} orders, {export['megabytes']} MB "
+                     f"of CSV in {export['seconds']} s; server peak RSS "
+                     f"{export['peak_rss_mb']} MB (before {export['rss_before_mb']} MB): "
+                     f"{'met' if export['met'] else 'MISSED'} < {export['target_rss_mb']} MB")
     return lines
 
 

@@ -4,6 +4,10 @@ SQLite (one worker) and PostgreSQL (two workers), then the growth runs.
     python -m bench                                  # both engines, growth to 10,000
     python -m bench --engines sqlite --growth 10000,1000000
     python -m bench --engines sqlite --duration 2 --warmup 0.5 --concurrency 2 --growth ""
+    python -m bench --scenarios order-search,order-export --orders 1000000 --growth ""
+
+The staff's scenarios (``order-search``, ``order-export``) run when named, over a
+database filled to ``--orders`` placed orders, after the storefront's.
 
 Prints a table; the whole report is written as JSON (``--json``; ``-`` prints it too).
 """
@@ -30,6 +34,7 @@ from bench import checks
 from bench.baseline import CANNED_ENV, write_canned
 from bench.load_orders import load
 from bench.loadgen import PhaseResult, Recorded, Shopper, record_journey, run_phase
+from bench.order_search import issue_token, measure_export, measure_search
 from bench.report import ratio, summarize, table
 from bench.scenarios import API_HEADERS, SCENARIOS, Scenario, webhook_call
 from bench.stack import (
@@ -50,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 WORKERS = {"sqlite": 1, "postgresql": 2}
 GROWTH_SCENARIOS = ("cart-read", "inline-checkout")
+STAFF_SCENARIOS = ("order-search", "order-export")
 
 
 def machine() -> dict[str, Any]:
@@ -123,22 +129,27 @@ class EngineRun:
             self.kasse = stack.enter_context(serve(
                 "kasse", kasse_args(kasse_port, self.workers),
                 kasse_env(url, self.folder, kasse_url), kasse_port, self.folder))
-            recorded = self.record(args.scenarios)
-            canned = self.folder / "canned.json"
-            write_canned(canned, [call for scenario, calls in recorded.items()
-                                  for call in _prefixed(scenario, calls)])
-            baseline = stack.enter_context(serve(
-                "baseline", [sys.executable, "-m", "bench.baseline", "--port",
-                             str(baseline_port), "--workers", str(self.workers)],
-                {**env, CANNED_ENV: str(canned)}, baseline_port, self.folder))
-            for concurrency in args.concurrency:
-                for name in args.scenarios:
-                    self.phase(SCENARIOS[name], concurrency, baseline.url, baseline.cpu,
-                               recorded[name])
+            storefront = [name for name in args.scenarios if name in SCENARIOS]
+            if storefront:
+                recorded = self.record(storefront)
+                canned = self.folder / "canned.json"
+                write_canned(canned, [call for scenario, calls in recorded.items()
+                                      for call in _prefixed(scenario, calls)])
+                baseline = stack.enter_context(serve(
+                    "baseline", [sys.executable, "-m", "bench.baseline", "--port",
+                                 str(baseline_port), "--workers", str(self.workers)],
+                    {**env, CANNED_ENV: str(canned)}, baseline_port, self.folder))
+                for concurrency in args.concurrency:
+                    for name in storefront:
+                        self.phase(SCENARIOS[name], concurrency, baseline.url,
+                                   baseline.cpu, recorded[name])
             self.result["worker_rss_mb"] = worker_rss_mb(self.kasse.pid)
             if args.growth:
                 self.growth(args.growth)
                 self.result["worker_rss_mb_after_growth"] = worker_rss_mb(self.kasse.pid)
+            staff = [name for name in args.scenarios if name in STAFF_SCENARIOS]
+            if staff:
+                self.staff(staff, args.orders)
         return self.result
 
     def record(self, names: list[str]) -> dict[str, list[Recorded]]:
@@ -212,6 +223,25 @@ class EngineRun:
         self.result["growth"] = {"runs": runs, "ratios": ratios}
 
 
+    def staff(self, names: list[str], orders: int) -> None:
+        """The staff's scenarios over ``orders`` stored orders."""
+        self.log(f"loading orders until {orders:,} are stored")
+        started = time.monotonic()
+        added = load(self.url, orders)
+        run: dict[str, Any] = {"stored_orders": checks.counts(self.url).orders,
+                               "added": added,
+                               "load_seconds": round(time.monotonic() - started, 1)}
+        token = issue_token(self.url)
+        if "order-search" in names:
+            self.log(f"order-search over {run['stored_orders']:,} orders")
+            run["search"] = measure_search(self.kasse.url, token, self.args.staff_duration,
+                                           self.args.warmup, self.kasse.cpu)
+        if "order-export" in names:
+            self.log(f"order-export of {run['stored_orders']:,} orders")
+            run["export"] = measure_export(self.kasse.url, token, self.kasse.pid)
+        self.result["staff"] = run
+
+
 def _prefixed(scenario: str, calls: list[Recorded]) -> Iterator[Recorded]:
     for call in calls:
         yield Recorded(f"{scenario}/{call.name}", call.method, call.path,
@@ -237,7 +267,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--engines", default="sqlite,postgresql",
                         help="comma-separated: sqlite, postgresql (default both)")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS),
-                        help=f"comma-separated, of: {', '.join(SCENARIOS)}")
+                        help=f"comma-separated, of: {', '.join(SCENARIOS)} (the "
+                             f"storefront's, the default) and "
+                             f"{', '.join(STAFF_SCENARIOS)} (the staff's)")
     parser.add_argument("--concurrency", type=_ints, default=[1, 8],
                         help="virtual shoppers, comma-separated for several runs (1,8)")
     parser.add_argument("--duration", type=float, default=10.0,
@@ -249,6 +281,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "10000,1000000; empty to skip (10000)")
     parser.add_argument("--growth-duration", type=float, default=10.0,
                         help="measured seconds per growth run (10)")
+    parser.add_argument("--orders", type=lambda text: int(text.replace("_", "")),
+                        default=1_000_000,
+                        help="stored orders the staff's scenarios run over (1000000)")
+    parser.add_argument("--staff-duration", type=float, default=10.0,
+                        help="measured seconds of order-search (10)")
     parser.add_argument("--postgres", default=os.environ.get("KASSE_BENCH_POSTGRES_URL",
                                                              DEFAULT_POSTGRES),
                         help="a PostgreSQL server; a fresh database is created on it and "
@@ -263,7 +300,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         if engine not in WORKERS:
             parser.error(f"unknown engine {engine!r}")
     for name in args.scenarios:
-        if name not in SCENARIOS:
+        if name not in SCENARIOS and name not in STAFF_SCENARIOS:
             parser.error(f"unknown scenario {name!r}")
     return args
 
@@ -273,7 +310,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "started": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
         "command": "python -m bench " + " ".join(sys.argv[1:]),
         "settings": {"duration_s": args.duration, "warmup_s": args.warmup,
-                     "concurrency": args.concurrency, "growth": args.growth},
+                     "concurrency": args.concurrency, "growth": args.growth,
+                     "orders": args.orders, "staff_duration_s": args.staff_duration},
         "engines": []}
     for engine in args.engines:
         with tempfile.TemporaryDirectory(prefix=f"kasse-bench-{engine}-") as folder:

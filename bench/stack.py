@@ -93,6 +93,25 @@ def worker_rss_mb(root: int) -> list[float]:
     return [round(rss_mb(pid), 1) for pid in (workers or [root])]
 
 
+def peak_rss_mb(pid: int) -> float:
+    """The most resident memory the process has held so far (``VmHWM``)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def worker_peak_rss_mb(root: int) -> list[float]:
+    """The peak resident memory of each serving process (as ``worker_rss_mb`` picks them)."""
+    tree = process_tree(root)
+    workers = [pid for pid in tree[1:] if _is_python(pid)]
+    return [round(peak_rss_mb(pid), 1) for pid in (workers or [root])]
+
+
 def _is_python(pid: int) -> bool:
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()

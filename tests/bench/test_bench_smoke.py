@@ -52,3 +52,31 @@ def test_the_end_checks_count_the_finalized_orders(report: dict) -> None:  # typ
         finalizing = SCENARIOS[name].finalizes
         assert (check["new_finalized"] > 0) == finalizing, check
     assert "one_webhook_each" in checks["hosted-checkout"]["checks"]
+
+
+@pytest.fixture(scope="module")
+def staff_report(tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg]
+    path = tmp_path_factory.mktemp("bench-staff") / "report.json"
+    status = main(["--engines", "sqlite", "--scenarios", "order-search,order-export",
+                   "--orders", "300", "--growth", "", "--staff-duration", "1",
+                   "--warmup", "0.2", "--json", str(path)])
+    loaded: dict = json.loads(Path(path).read_text())  # type: ignore[type-arg]
+    loaded["exit_status"] = status
+    return loaded
+
+
+def test_the_staff_scenarios_search_and_export_the_stored_orders(
+        staff_report: dict) -> None:  # type: ignore[type-arg]
+    assert staff_report["exit_status"] == 0
+    (engine,) = staff_report["engines"]
+    assert engine["phases"] == []  # no storefront scenario was asked for
+    staff = engine["staff"]
+    assert staff["stored_orders"] >= 300
+    search = staff["search"]
+    assert search["errors"] == 0, search["error_samples"]
+    for name, call in search["calls"].items():
+        assert call["count"] > 0 and call["p50_ms"] > 0, name
+    export = staff["export"]
+    assert export["orders"] == staff["stored_orders"]  # every order placed, one line each
+    assert all(mb > 0 for mb in export["peak_rss_mb"])
+    assert export["seconds"] >= 0 and export["bytes"] > 0

@@ -17,7 +17,6 @@ from uuid import UUID
 from sqlalchemy import (
     ColumnElement,
     Select,
-    and_,
     false,
     func,
     literal,
@@ -118,43 +117,44 @@ def conditions(c: OrderCriteria) -> list[ColumnElement[bool]]:
     return found
 
 
-def _ordering(columns: Any, sort: OrderSort) -> list[Any]:
-    if sort.by == TOTAL_PRICE:
-        key = columns.total_price
-        first = key.desc().nulls_last() if sort.descending else key.asc().nulls_last()
-    else:
-        key = columns.finalized_at
-        first = key.desc() if sort.descending else key.asc()
-    return [first, columns.id.desc() if sort.descending else columns.id.asc()]
+def _ordering(columns: Any, sort: OrderSort, unknown_totals: bool) -> list[Any]:
+    key = columns.finalized_at if sort.by != TOTAL_PRICE else columns.total_price
+    keys = [columns.id] if unknown_totals else [key, columns.id]
+    return [k.desc() if sort.descending else k.asc() for k in keys]
 
 
 def _after(sort: OrderSort, after: SortKey) -> ColumnElement[bool]:
-    """The rows that come after ``after`` in ``sort`` order."""
+    """The rows that come after ``after`` in ``sort`` order (in its part of the list)."""
+    if after.value is None:  # among the orders whose total is not known, by id
+        return _o.id < after.id if sort.descending else _o.id > after.id
     key = _o.total_price if sort.by == TOTAL_PRICE else _o.finalized_at
-    if after.value is None:  # among the orders whose total is not known (the last)
-        return and_(key.is_(None), _o.id < after.id if sort.descending else _o.id > after.id)
     # Typed as the columns (a total is stored scaled, a time as the engine keeps times).
     pair = tuple_(key, _o.id)
     at = tuple_(literal(after.value, key.type), literal(after.id, _o.id.type))
-    beyond = pair < at if sort.descending else pair > at
-    return or_(beyond, key.is_(None)) if sort.by == TOTAL_PRICE else beyond
+    return pair < at if sort.descending else pair > at
 
 
-def page_query(criteria: OrderCriteria, sort: OrderSort, after: SortKey | None, limit: int
-               ) -> Select[Any]:
+def page_query(criteria: OrderCriteria, sort: OrderSort, after: SortKey | None, limit: int,
+               *, unknown_totals: bool = False) -> Select[Any]:
+    """A page of matching orders in ``sort`` order. Sorted by total, a list has two parts
+    that each walk an index in either direction: the orders with a known total, then
+    (``unknown_totals``) those without one, by id."""
     where = conditions(criteria)
+    if sort.by == TOTAL_PRICE:
+        where.append(_o.total_price.is_(None) if unknown_totals
+                     else _o.total_price.is_not(None))
     if after is not None:
         where.append(_after(sort, after))
 
     def one_store(store_id: UUID) -> Select[Any]:
         return (select(*SUMMARY_COLUMNS).where(_o.store_id == store_id, *where)
-                .order_by(*_ordering(_o, sort)).limit(limit))
+                .order_by(*_ordering(_o, sort, unknown_totals)).limit(limit))
 
     if len(criteria.store_ids) == 1:
         return one_store(criteria.store_ids[0])
     merged = union_all(*(select(one_store(s).subquery()) for s in criteria.store_ids)
                        ).subquery()
-    return select(merged).order_by(*_ordering(merged.c, sort)).limit(limit)
+    return select(merged).order_by(*_ordering(merged.c, sort, unknown_totals)).limit(limit)
 
 
 class SqlOrderSearch:
@@ -165,8 +165,14 @@ class SqlOrderSearch:
                    limit: int) -> list[OrderSummary]:
         if not criteria.store_ids:
             return []
+        in_unknown = sort.by == TOTAL_PRICE and after is not None and after.value is None
         async with self.db.read() as conn:
-            rows = (await conn.execute(page_query(criteria, sort, after, limit))).all()
+            rows = [] if in_unknown else (await conn.execute(
+                page_query(criteria, sort, after, limit))).all()
+            if sort.by == TOTAL_PRICE and len(rows) < limit:  # then the unknown totals
+                rows += (await conn.execute(page_query(
+                    criteria, sort, after if in_unknown else None, limit - len(rows),
+                    unknown_totals=True))).all()
         return [summary_of(row) for row in rows]
 
     async def count(self, criteria: OrderCriteria) -> int:

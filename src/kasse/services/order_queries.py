@@ -7,6 +7,7 @@ Every read is limited to the stores the principal may see: an order of another s
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +45,7 @@ EXPORT_BATCH = 1000
 """Orders read per query while an export streams: memory stays flat however many."""
 FULFILMENT_STATUSES = ("unfulfilled", "partial", "fulfilled")
 MAX_TEXT = 200
+STORES_RECHECK = 1.0
 MAX_TOTAL = Decimal(10) ** 12
 TOTAL_PLACES = 6
 """The finest amount stored (a millionth)."""
@@ -129,10 +131,11 @@ class OrderQueries:
         self.stores = stores
         self.orders = orders
         self.export_batch = export_batch
+        self._aliases: tuple[float, list[str]] | None = None
 
     # --- lists ---------------------------------------------------------------------------
 
-    async def list(self, principal: Principal, query: OrderQuery) -> OrderPage:
+    async def find(self, principal: Principal, query: OrderQuery) -> OrderPage:
         """A page of the placed orders matching ``query`` that the principal may see."""
         principal.require(Permission.ORDERS_READ)
         limit = _limit(query.limit)
@@ -214,6 +217,19 @@ class OrderQueries:
 
     # --- checks ----------------------------------------------------------------------------
 
+    async def _every_store(self) -> list[StoreConfig]:
+        """Every store's configuration. Which stores there are is asked of the database at
+        most once per ``STORES_RECHECK`` seconds (an import is seen within that time)."""
+        kept = self._aliases
+        if kept is not None and time.monotonic() - kept[0] < STORES_RECHECK:
+            try:
+                return [await self.stores.get(alias) for alias in kept[1]]
+            except NotFound:
+                pass  # a store went away: ask again
+        configs = await self.stores.warm_up()
+        self._aliases = (time.monotonic(), [c.store.alias for c in configs])
+        return configs
+
     async def _visible(self, principal: Principal, order_id: UUID, permission: Permission
                        ) -> OrderSummary:
         summary = await self.search.placed(order_id)
@@ -241,7 +257,7 @@ class OrderQueries:
         if query.store is not None and query.store.strip():
             scope = [await self._store(principal, query.store, permission, "store")]
         else:
-            scope = [c for c in await self.stores.warm_up()
+            scope = [c for c in await self._every_store()
                      if principal.may(permission, c.store.id)]
         stores = {config.store.id: config for config in scope}
         placed_from, placed_to = (_utc(query.placed_from, "placedFrom"),

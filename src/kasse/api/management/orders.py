@@ -97,7 +97,7 @@ async def list_orders(principal: Reader, queries: Queries, filters: Filters,
                       count: Annotated[bool, Query(
                           description="Also count every matching order (`total`)")] = False,
                       ) -> JsonResponse:
-    page = await queries.list(principal, replace(filters, cursor=cursor, limit=limit,
+    page = await queries.find(principal, replace(filters, cursor=cursor, limit=limit,
                                                   count=count))
     return JsonResponse({
         "items": [order_json.summary(order, page.stores[order.store_id])

@@ -10,23 +10,20 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from uuid import UUID
 
 from kasse.domain.access import Permission, Principal
 from kasse.domain.audit import AuditEntry
-from kasse.domain.discounts import normalize_code
-from kasse.domain.errors import DomainError, InvalidInput, NotFound
-from kasse.domain.money import decimal_places_of
-from kasse.domain.payment import PaymentStatus
+from kasse.domain.errors import InvalidInput, NotFound
 from kasse.domain.store import StoreConfig
 from kasse.services import cursors
+from kasse.services import order_filters as filters
 from kasse.services.catalog import StoreDirectory
+from kasse.services.order_filters import DEFAULT_LIMIT
 from kasse.services.order_records import (
     PLACED_AT,
-    SORTS,
-    TOTAL_PRICE,
     CheckoutPayment,
     OrderCriteria,
     OrderHistory,
@@ -39,16 +36,10 @@ from kasse.services.order_records import (
 from kasse.services.orders import Orders, PricedOrder
 from kasse.services.ports import OrderSearch
 
-MAX_LIMIT = 200
-DEFAULT_LIMIT = 50
 EXPORT_BATCH = 1000
 """Orders read per query while an export streams: memory stays flat however many."""
-FULFILMENT_STATUSES = ("unfulfilled", "partial", "fulfilled")
-MAX_TEXT = 200
 STORES_RECHECK = 1.0
-MAX_TOTAL = Decimal(10) ** 12
-TOTAL_PLACES = 6
-"""The finest amount stored (a millionth)."""
+"""Seconds for which the list of stores is taken as known (as the store directory does)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +94,7 @@ class OrderExport:
                 yield rows
             if len(rows) < self.batch:
                 return
-            after = _key(rows[-1], self.sort)
+            after = filters.sort_key(rows[-1], self.sort)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,17 +129,17 @@ class OrderQueries:
     async def find(self, principal: Principal, query: OrderQuery) -> OrderPage:
         """A page of the placed orders matching ``query`` that the principal may see."""
         principal.require(Permission.ORDERS_READ)
-        limit = _limit(query.limit)
+        limit = filters.checked_limit(query.limit)
         criteria, stores = await self._criteria(principal, query, Permission.ORDERS_READ)
-        sort = _sort(query.sort, query.direction)
-        after = _decode_cursor(query.cursor, sort) if query.cursor else None
+        sort = filters.checked_sort(query.sort, query.direction)
+        after = filters.decode_cursor(query.cursor, sort) if query.cursor else None
         if criteria is None:
             return OrderPage([], stores, None, 0 if query.count else None)
         rows = await self.search.page(criteria, sort, after, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         total = await self.search.count(criteria) if query.count else None
-        return OrderPage(rows, stores, _encode_cursor(rows[-1], sort) if more else None,
+        return OrderPage(rows, stores, filters.encode_cursor(rows[-1], sort) if more else None,
                          total)
 
     async def export(self, principal: Principal, query: OrderQuery) -> OrderExport:
@@ -156,7 +147,7 @@ class OrderQueries:
         be read batch by batch; the query is checked now, before anything is sent."""
         principal.require(Permission.ORDERS_EXPORT)
         criteria, stores = await self._criteria(principal, query, Permission.ORDERS_EXPORT)
-        sort = _sort(query.sort, query.direction)
+        sort = filters.checked_sort(query.sort, query.direction)
         if criteria is None:  # nothing visible: an export with its header only
             criteria = OrderCriteria(store_ids=())
         return OrderExport(self.search, criteria, sort, stores, self.export_batch)
@@ -202,11 +193,11 @@ class OrderQueries:
 
     async def _audit(self, store_id: UUID | None, order_id: UUID | None, cursor: str | None,
                      limit: int) -> AuditPage:
-        limit = _limit(limit)
+        limit = filters.checked_limit(limit)
         before = None
         if cursor:
             at, entry_id = cursors.decode("audit", cursor)
-            before = (_parse_time(at), _parse_id(entry_id))
+            before = (filters.parse_time(at), filters.parse_id(entry_id))
         entries = await self.search.audit(store_id=store_id, order_id=order_id,
                                           before=before, limit=limit + 1)
         more = len(entries) > limit
@@ -260,167 +251,25 @@ class OrderQueries:
             scope = [c for c in await self._every_store()
                      if principal.may(permission, c.store.id)]
         stores = {config.store.id: config for config in scope}
-        placed_from, placed_to = (_utc(query.placed_from, "placedFrom"),
-                                  _utc(query.placed_to, "placedTo"))
+        placed_from, placed_to = (filters.utc_time(query.placed_from, "placedFrom"),
+                                  filters.utc_time(query.placed_to, "placedTo"))
         if placed_from and placed_to and placed_from > placed_to:
             raise InvalidInput("placedFrom: is after placedTo")
-        total_min, total_max = (_total(query.total_min, "totalMin"),
-                                _total(query.total_max, "totalMax"))
+        total_min, total_max = (filters.total_amount(query.total_min, "totalMin"),
+                                filters.total_amount(query.total_max, "totalMax"))
         if total_min is not None and total_max is not None and total_min > total_max:
             raise InvalidInput("totalMin: is more than totalMax")
         criteria = OrderCriteria(
             store_ids=tuple(stores),
-            order_status_ids=_order_statuses(scope, query.order_status),
-            payment_status=_payment_status(query.payment_status),
-            fulfilment_status=_choice(query.fulfilment_status, FULFILMENT_STATUSES,
-                                      "fulfilmentStatus"),
+            order_status_ids=filters.order_statuses(scope, query.order_status),
+            payment_status=filters.payment_status(query.payment_status),
+            fulfilment_status=filters.checked_choice(
+                query.fulfilment_status, filters.FULFILMENT_STATUSES, "fulfilmentStatus"),
             placed_from=placed_from, placed_to=placed_to,
-            email=_text(query.email, "email", 320, lower=True),
-            customer_reference=_text(query.customer_reference, "customerReference", 200),
-            order_number=_text(query.order_number, "orderNumber", 100),
-            total_min=total_min, total_max=total_max, code=_code(query.code),
-            text=_text(query.text, "q", MAX_TEXT))
+            email=filters.checked_text(query.email, "email", 320, lower=True),
+            customer_reference=filters.checked_text(query.customer_reference,
+                                                    "customerReference", 200),
+            order_number=filters.checked_text(query.order_number, "orderNumber", 100),
+            total_min=total_min, total_max=total_max, code=filters.used_code(query.code),
+            text=filters.checked_text(query.text, "q", filters.MAX_TEXT))
         return (criteria if stores else None), stores
-
-
-# --- parameters -------------------------------------------------------------------------------
-
-
-def _limit(limit: int) -> int:
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInput(f"limit: {limit} is not between 1 and {MAX_LIMIT}")
-    return limit
-
-
-def _sort(by: str, direction: str) -> OrderSort:
-    wanted = next((s for s in SORTS if s.lower() == by.strip().lower()), None)
-    if wanted is None:
-        raise InvalidInput(f"sort: {by.strip()[:40]!r} is not one of {', '.join(SORTS)}")
-    order = direction.strip().lower()
-    if order not in ("asc", "desc"):
-        raise InvalidInput(f"direction: {direction.strip()[:40]!r} is not asc or desc")
-    return OrderSort(wanted, order == "desc")
-
-
-def _text(value: str | None, name: str, longest: int, lower: bool = False) -> str | None:
-    if value is None or not value.strip():
-        return None
-    cleaned = value.strip()
-    if len(cleaned) > longest:
-        raise InvalidInput(f"{name}: longer than {longest} characters")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in cleaned):
-        raise InvalidInput(f"{name}: holds control characters")
-    return cleaned.lower() if lower else cleaned
-
-
-def _choice(value: str | None, choices: tuple[str, ...], name: str) -> str | None:
-    if value is None or not value.strip():
-        return None
-    for choice in choices:
-        if choice.lower() == value.strip().lower():
-            return choice
-    raise InvalidInput(f"{name}: {value.strip()[:40]!r} is not one of {', '.join(choices)}")
-
-
-def _payment_status(value: str | None) -> str | None:
-    return _choice(value, tuple(s.value for s in PaymentStatus), "paymentStatus")
-
-
-def _order_statuses(scope: list[StoreConfig], value: str | None) -> tuple[UUID, ...] | None:
-    """The ids of the order statuses named ``value`` (an id or alias) in the stores."""
-    wanted = _text(value, "orderStatus", 100)
-    if wanted is None:
-        return None
-    found = tuple(status.id for config in scope for status in config.order_statuses
-                  if str(status.id) == wanted.lower() or status.alias.lower() == wanted.lower())
-    if not found:
-        raise InvalidInput(f"orderStatus: no order status {wanted!r}")
-    return found
-
-
-def _code(value: str | None) -> str | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        return normalize_code(value)
-    except DomainError as exc:
-        raise InvalidInput(f"code: {exc.detail}") from None
-
-
-def _utc(value: datetime | None, name: str) -> datetime | None:
-    """A time with its zone, in UTC; one without a zone is taken as UTC."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise InvalidInput(f"{name}: out of range") from None
-
-
-def _total(value: Decimal | None, name: str) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        if not value.is_finite() or value < 0 or value >= MAX_TOTAL:
-            raise InvalidInput(f"{name}: {value} is not an amount from 0 to {MAX_TOTAL:,}")
-    except InvalidOperation:
-        raise InvalidInput(f"{name}: not a number") from None
-    if decimal_places_of(value) > TOTAL_PLACES:
-        raise InvalidInput(f"{name}: {value} has more than {TOTAL_PLACES} decimal places")
-    return value
-
-
-# --- cursors --------------------------------------------------------------------------------
-
-
-def _key(summary: OrderSummary, sort: OrderSort) -> SortKey:
-    if sort.by == TOTAL_PRICE:
-        return SortKey(summary.total_price, summary.id)
-    return SortKey(summary.placed_at, summary.id)
-
-
-def _encode_cursor(summary: OrderSummary, sort: OrderSort) -> str:
-    key = _key(summary, sort)
-    value = key.value
-    text = (value.astimezone(UTC).isoformat() if isinstance(value, datetime)
-            else None if value is None else f"{value:f}")
-    return cursors.encode("orders", [sort.by, sort.descending, text, str(key.id)])
-
-
-def _decode_cursor(cursor: str, sort: OrderSort) -> SortKey:
-    values = cursors.decode("orders", cursor)
-    if len(values) != 4:
-        raise InvalidInput("cursor: not a cursor this list gave out; start again without it")
-    by, descending, text, order_id = values
-    if by != sort.by or descending != sort.descending:
-        raise InvalidInput("cursor: belongs to a list in another order (sort and direction "
-                           "must stay as they were)")
-    value: datetime | Decimal | None
-    if by == PLACED_AT:
-        value = _parse_time(text)
-    elif text is None:
-        value = None
-    else:
-        try:
-            value = Decimal(str(text))
-        except InvalidOperation:
-            raise InvalidInput("cursor: not a cursor this list gave out") from None
-    return SortKey(value, _parse_id(order_id))
-
-
-def _parse_time(text: object) -> datetime:
-    try:
-        value = datetime.fromisoformat(str(text))
-    except ValueError:
-        raise InvalidInput("cursor: not a cursor this list gave out") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _parse_id(text: object) -> UUID:
-    try:
-        return UUID(str(text))
-    except ValueError:
-        raise InvalidInput("cursor: not a cursor this list gave out") from None
-

@@ -22,13 +22,8 @@ from kasse.api.serializers import View
 from kasse.api.shaping import parse_tree
 from kasse.api.state import app_state
 from kasse.domain.access import Permission, Principal
-from kasse.services.order_queries import (
-    DEFAULT_LIMIT,
-    MAX_LIMIT,
-    AuditPage,
-    OrderQueries,
-    OrderQuery,
-)
+from kasse.services.order_filters import DEFAULT_LIMIT, MAX_LIMIT
+from kasse.services.order_queries import AuditPage, OrderQueries, OrderQuery
 
 router = APIRouter(prefix=MANAGEMENT_PREFIX, tags=["Orders"])
 

@@ -94,9 +94,12 @@ def measure_export(kasse_url: str, token: str, server_pid: int) -> dict[str, Any
                       headers={"Authorization": f"Bearer {token}"},
                       timeout=httpx.Timeout(60.0, read=600.0)) as response:
         response.raise_for_status()
+        last = b""
         for chunk in response.iter_bytes():
             size += len(chunk)
-            lines += chunk.count(b"\r\n")
+            # A line's \r\n may be cut between two chunks.
+            lines += chunk.count(b"\r\n") + (last == b"\r" and chunk[:1] == b"\n")
+            last = chunk[-1:]
     seconds = time.monotonic() - started
     peak = worker_peak_rss_mb(server_pid)
     return {"orders": lines - 1, "bytes": size, "megabytes": round(size / 1024 / 1024, 1),

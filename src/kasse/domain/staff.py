@@ -81,6 +81,15 @@ def generate_password() -> str:
     return secrets.token_urlsafe(18)
 
 
+def within(principal: Principal, role: Role, store_ids: frozenset[UUID] | None) -> bool:
+    """Whether ``principal`` may give (and so see and manage) access with ``role`` on
+    ``store_ids``: see ``check_grant``."""
+    if ALLOWED[role] - ALLOWED[principal.role]:
+        return False
+    return principal.store_ids is None or (
+        store_ids is not None and store_ids <= principal.store_ids)
+
+
 def check_grant(grantor: Principal, role: Role, store_ids: frozenset[UUID] | None) -> None:
     """Whoever gives access (a new token, a new staff member) may give no more than they
     have: a role that may do nothing they may not, on stores they may act on.

@@ -12,10 +12,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
-from kasse.domain.access import Role, token_digest
+from kasse.domain.access import Principal, Role, token_digest
 from kasse.domain.audit import Actor, AuditEntry
 from kasse.domain.errors import Conflict, NotFound
-from kasse.domain.staff import ApiToken, StaffMember, check_grant, check_name, id_list
+from kasse.domain.staff import ApiToken, StaffMember, check_grant, check_name, id_list, within
 from kasse.services.orders import utcnow
 from kasse.services.ports import AccessRepository, Storage
 from kasse.services.retry import retrying
@@ -50,7 +50,7 @@ class ApiTokens:
         principal = actor.principal
         owner: StaffMember | None = None
         if staff is not None:
-            owner = await self.staff.member(staff)
+            owner = await self.staff.member(staff, principal)
             if owner.disabled:
                 raise Conflict(f"{owner.email} is disabled: enable them first")
         default = principal.store_ids if owner is None else owner.store_ids
@@ -76,18 +76,25 @@ class ApiTokens:
 
         return await retrying(work, f"token {name}")
 
-    async def tokens(self) -> list[ApiToken]:
-        """Every token (never the token itself): working ones first, newest first."""
+    async def tokens(self, viewer: Principal | None = None) -> list[ApiToken]:
+        """The tokens (never the token itself), working ones first, newest first: all of
+        them, or those ``viewer`` may manage (no role beyond theirs, no store they cannot
+        act on)."""
         async with self.storage.access(write=False) as access:
-            return await access.tokens()
+            tokens = await access.tokens()
+        return [t for t in tokens if viewer is None or within(viewer, t.role, t.store_ids)]
 
     async def revoke(self, actor: Actor, id_or_name: str) -> ApiToken:
         """Revoke a token by id, or by the name of a token not revoked; it stops working
-        at once. Revoking a revoked token changes nothing. ``NotFound`` otherwise."""
+        at once. Revoking a revoked token changes nothing. ``NotFound`` otherwise, and for
+        a token the actor may not manage."""
 
         async def work() -> ApiToken:
             async with self.storage.access(write=True) as access:
                 token = await _find(access, id_or_name)
+                if not within(actor.principal, token.role, token.store_ids):
+                    raise NotFound(f"no token with id {id_or_name.strip()[:80]!r}, nor a "
+                                   "token not revoked with that name")
                 if token.revoked_at is not None:
                     return token
                 now = self.clock()

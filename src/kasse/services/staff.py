@@ -24,6 +24,7 @@ from kasse.domain.staff import (
     generate_password,
     id_list,
     normalise_email,
+    within,
 )
 from kasse.services.catalog import StoreDirectory
 from kasse.services.orders import utcnow
@@ -92,15 +93,20 @@ class StaffAccounts:
         await retrying(work, f"staff member {member.email}")
         return WithPassword(member, generated)
 
-    async def members(self) -> list[StaffMember]:
-        """Every staff member, by email."""
+    async def members(self, viewer: Principal | None = None) -> list[StaffMember]:
+        """The staff members, by email: all of them, or those ``viewer`` may manage (no
+        role beyond theirs, no store they cannot act on)."""
         async with self.storage.access(write=False) as access:
-            return await access.all_staff()
+            members = await access.all_staff()
+        return [m for m in members
+                if viewer is None or within(viewer, m.role, m.store_ids)]
 
-    async def member(self, id_or_email: str) -> StaffMember:
-        """A staff member by id or email; ``NotFound`` otherwise."""
+    async def member(self, id_or_email: str, viewer: Principal | None = None
+                     ) -> StaffMember:
+        """A staff member by id or email (that ``viewer`` may manage); ``NotFound``
+        otherwise."""
         async with self.storage.access(write=False) as access:
-            return (await _find(access, id_or_email))[0]
+            return (await _find(access, id_or_email, viewer))[0]
 
     async def set_disabled(self, actor: Actor, id_or_email: str, disabled: bool
                            ) -> StaffMember:
@@ -110,7 +116,7 @@ class StaffAccounts:
 
         async def work() -> StaffMember:
             async with self.storage.access(write=True) as access:
-                member, _ = await _find(access, id_or_email)
+                member, _ = await _find(access, id_or_email, actor.principal)
                 if member.disabled == disabled:
                     return member
                 if disabled and member.role is Role.OWNER \
@@ -127,8 +133,8 @@ class StaffAccounts:
     async def reset_password(self, actor: Actor, id_or_email: str,
                              password: str | None = None) -> WithPassword:
         """Set a member's password (an owner's reset): the one given, or a generated one
-        returned once."""
-        member = await self.member(id_or_email)
+        returned once. Only a member the actor may manage."""
+        member = await self.member(id_or_email, actor.principal)
         generated = None
         if password is None:
             password = generated = generate_password()
@@ -192,12 +198,18 @@ class StaffAccounts:
             return await access.any_staff()
 
 
-async def _find(access: AccessRepository, id_or_email: str) -> tuple[StaffMember, str]:
+async def _find(access: AccessRepository, id_or_email: str, viewer: Principal | None
+                ) -> tuple[StaffMember, str]:
+    """A member by id or email; one that ``viewer`` may not manage is not found, as if
+    it did not exist (a store's owner learns nothing of other stores' staff)."""
     value = id_or_email.strip()
     try:
         found = await access.staff_member(staff_id=UUID(value))
     except ValueError:
         found = await access.staff_member(email=value.lower())
+    if found is not None and viewer is not None \
+            and not within(viewer, found[0].role, found[0].store_ids):
+        found = None
     if found is None:
         raise NotFound(f"no staff member with id or email {value[:80]!r}")
     return found

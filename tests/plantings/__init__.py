@@ -133,4 +133,12 @@ PLANTINGS = (
         (("            and not within(viewer, found[0].role, found[0].store_ids):",
           "            and False:"),),
         (MATRIX,), BOTH),
+    Planting(
+        "no lock on the owners while one is disabled",
+        "two owners disabled at the same moment leave the shop without an owner",
+        "src/kasse/adapters/db/access_repository.py",
+        ((".order_by(staff.c.id).with_for_update())).all()",
+          ".order_by(staff.c.id))).all()"),),
+        ("tests/integration/test_staff_passwords.py::"
+         "test_two_owners_disabled_at_once_leave_one",), POSTGRESQL),
 )

@@ -1,6 +1,7 @@
 """Signing in with a password, on a real database: an unknown email costs a real Argon2
 check too (no telling accounts apart by time), an old hash is replaced at the next
-sign-in, and two owners disabled at once never leave the shop without one."""
+sign-in, two owners disabled at once never leave the shop without one, and a member
+changes their own password only with the current one."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ from sqlalchemy import select
 
 from kasse.adapters.db.database import Database
 from kasse.adapters.db.storage import SqlStorage
-from kasse.adapters.db.tables import staff
+from kasse.adapters.db.tables import audit_entries, staff
 from kasse.adapters.passwords import Argon2Passwords
 from kasse.bootstrap import bootstrap
 from kasse.config import Settings
 from kasse.domain.access import Role
-from kasse.domain.audit import COMMAND_LINE
-from kasse.domain.errors import Conflict
+from kasse.domain.audit import COMMAND_LINE, Actor
+from kasse.domain.errors import Conflict, InvalidInput
 from kasse.services.catalog import StoreDirectory
 from kasse.services.staff import StaffAccounts
 
@@ -129,3 +130,37 @@ def test_two_owners_disabled_at_once_leave_one(empty_db_url: str, attempt: int) 
             await db.dispose()
 
     assert len(asyncio.run(enabled())) == 1
+
+
+def test_a_member_changes_their_own_password(empty_db_url: str) -> None:
+    async def run() -> None:
+        db = Database.from_url(empty_db_url)
+        try:
+            staff_accounts = accounts(db, CountingHasher())
+            added = await staff_accounts.add(COMMAND_LINE, "pat@shop.example", "Pat",
+                                             Role.SUPPORT)
+            pat = added.member
+            assert added.password is not None
+            actor = Actor(pat.principal())
+            with pytest.raises(InvalidInput, match="current password is not right"):
+                await staff_accounts.change_password(actor, pat.id, "not it at all",
+                                                     "a brand new password")
+            with pytest.raises(InvalidInput, match="at least 12"):
+                await staff_accounts.change_password(actor, pat.id, added.password, "short")
+            await staff_accounts.change_password(actor, pat.id, added.password,
+                                                 "a brand new password")
+            assert await staff_accounts.authenticate("pat@shop.example",
+                                                     added.password) is None
+            assert await staff_accounts.authenticate("pat@shop.example",
+                                                     "a brand new password") is not None
+            async with db.read() as conn:
+                actions = list((await conn.execute(
+                    select(audit_entries.c.action, audit_entries.c.actor_name)
+                    .order_by(audit_entries.c.created_at))).all())
+            assert [tuple(row) for row in actions] == [
+                ("staff.added", "command line"),
+                ("staff.password_changed", "pat@shop.example")]
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())

@@ -77,7 +77,8 @@ class Action:
         storage = app_state(self.request).container.storage
         principal = self.actor.principal.key
         fingerprint = request_fingerprint(self.request.method, self.request.url.path,
-                                          await self.request.body())
+                                          await self.request.body(),
+                                          app_state(self.request).container.secret_key)
         now = datetime.now(UTC)
         async with storage.idempotency() as kept_answers:
             kept = await kept_answers.claim(principal, self.key, fingerprint, now)

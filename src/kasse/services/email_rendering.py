@@ -97,9 +97,9 @@ def compose(rendered: Rendered, *, sender: Mailbox, to: Mailbox, reply_to: Mailb
         message["Reply-To"] = reply_to.header()
     message["Date"] = format_datetime(at)
     message["Message-ID"] = message_id
-    message["Content-Language"] = language
     # An automatic message (RFC 3834): out-of-office replies are not sent back to it.
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(rendered.text, charset="utf-8")
     message.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    message["Content-Language"] = language  # after the content: set_content clears it
     return message.as_string()

@@ -66,7 +66,7 @@ class MailServer:
                              data: Any) -> AuthResult:
                 ok = isinstance(data, LoginPassword) and (
                     data.login.decode(), data.password.decode()) == login
-                return AuthResult(success=ok)
+                return AuthResult(success=ok, handled=False)
             kwargs.update(authenticator=authenticate, auth_required=True,
                           auth_require_tls=tls_context is not None)
         self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port,

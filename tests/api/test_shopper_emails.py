@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from fastapi.testclient import TestClient
@@ -177,3 +178,38 @@ def test_a_mail_server_that_is_down_gets_the_message_once_it_is_back(
     assert email["attempts"][-1]["detail"].startswith("250")
     assert email["attemptCount"] == len(email["attempts"]) >= 2
     assert email["messageId"] == received.message["Message-ID"]
+
+
+def test_staff_see_an_orders_emails_preview_them_and_resend_them(
+        demo_db_url: str, tmp_path: Path, mail: MailServer) -> None:
+    support = issue_token(demo_db_url, "support")
+    elsewhere = issue_token(demo_db_url, "owner", stores=[uuid4()])
+    with app_with_smtp(demo_db_url, tmp_path, mail.port) as api:
+        order = place_order(api, language="en")
+        (first,) = mail.wait_for(1)
+        url = f"{MANAGEMENT}/orders/{order['id']}/emails"
+        (email,) = wait_for(lambda: [e for e in api.get(url, headers=bearer(support)).json()[
+            "items"] if e["status"] == "sent"], "the message recorded as sent")
+        assert (email["recipient"], email["language"]) == ("ada@example.com", "en")
+        assert api.get(url, headers=bearer(elsewhere)).status_code == 404
+        preview = api.get(f"{url}/preview", params={"type": "canceled", "language": "de"},
+                          headers=bearer(support)).json()
+        assert preview["subject"] == f"Ihre Bestellung {order['orderNumber']} wurde storniert"
+        assert preview["eventFound"] is False and "<html" in preview["html"]
+
+        resend = f"{MANAGEMENT}/emails/{email['id']}/resend"
+        assert api.post(resend, headers=bearer(support)).status_code == 400  # no key
+        assert api.post(resend, headers=bearer(elsewhere, **{"Idempotency-Key": "k0"})
+                        ).status_code == 404
+        again = api.post(resend, headers=bearer(support, **{"Idempotency-Key": "k1"}))
+        assert again.status_code == 200, again.text
+        assert again.json()["status"] == "pending" and again.json()["resends"] == 1
+        replay = api.post(resend, headers=bearer(support, **{"Idempotency-Key": "k1"}))
+        assert replay.headers.get("idempotent-replayed") == "true"
+        _, second = mail.wait_for(2)
+        time.sleep(0.5)
+        assert len(mail.messages()) == 2  # the replay did not send a third
+    # A copy of a message that arrived gets a Message-ID of its own (or the shopper's
+    # mail program would take it for the one it has).
+    assert second.message["Message-ID"] != first.message["Message-ID"]
+    assert second.message["Subject"] == first.message["Subject"]

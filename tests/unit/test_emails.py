@@ -129,3 +129,20 @@ def test_the_orders_language_or_the_stores_default(wanted: str | None, expected:
 def test_a_gift_card_code_is_shown_by_its_last_four_characters_only() -> None:
     assert mask_code("GIFT-DEMO-25") == "…O-25"
     assert mask_code("AB") == "…"
+
+
+def test_a_refund_made_by_canceling_is_told_in_the_cancellations_message() -> None:
+    from kasse.domain.emails import wanted_messages
+    from kasse.domain.webhooks import OutboxEvent
+
+    order, store = uuid4(), uuid4()
+
+    def event(topic: str, at: datetime) -> OutboxEvent:
+        return OutboxEvent(uuid4(), store, topic, order, {}, at)
+
+    later = T0 + timedelta(hours=1)
+    events = [event("order.finalized", T0), event("payment.refunded", T0),  # a refund
+              event("payment.refunded", later), event("order.canceled", later),  # a cancel
+              event("order.payment_status_changed", later)]
+    kinds = [kind.value for _, kind in wanted_messages(events)]
+    assert kinds == ["confirmation", "refunded", "canceled"]

@@ -16,7 +16,7 @@ the adapters.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -24,11 +24,11 @@ from types import MappingProxyType
 from uuid import UUID
 
 from kasse.domain.errors import Conflict
-from kasse.domain.webhooks import RetryPolicy
+from kasse.domain.webhooks import OutboxEvent, RetryPolicy
 
 __all__ = ["EMAIL_TOPICS", "AttemptKind", "EmailAttempt", "EmailMessage", "EmailSettings",
            "EmailStatus", "EmailType", "Outgoing", "RetryPolicy", "SendOutcome", "choose_language",
-           "header_text", "mask_code"]
+           "header_text", "mask_code", "wanted_messages"]
 
 
 class EmailType(StrEnum):
@@ -91,6 +91,17 @@ class EmailSettings:
             return None
         return texts.get(language) or texts.get(self.default_language) \
             or next(iter(texts.values()), None)
+
+
+def wanted_messages(events: Sequence[OutboxEvent]) -> list[tuple[OutboxEvent, EmailType]]:
+    """The messages a batch of outbox events makes: one per event of an email topic,
+    except a refund made by canceling the order, which the cancellation's message tells
+    (the cancel records both events in one unit of work, at the same moment)."""
+    canceled = {(e.aggregate_id, e.created_at) for e in events if e.topic == "order.canceled"}
+    return [(event, EMAIL_TOPICS[event.topic]) for event in events
+            if event.topic in EMAIL_TOPICS
+            and not (event.topic == "payment.refunded"
+                     and (event.aggregate_id, event.created_at) in canceled)]
 
 
 class EmailStatus(StrEnum):

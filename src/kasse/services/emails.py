@@ -26,7 +26,6 @@ from uuid import uuid4
 
 from kasse.domain.emails import (
     CUT_OFF,
-    EMAIL_TOPICS,
     AttemptKind,
     EmailAttempt,
     EmailMessage,
@@ -34,6 +33,7 @@ from kasse.domain.emails import (
     Outgoing,
     RetryPolicy,
     SendOutcome,
+    wanted_messages,
 )
 from kasse.domain.errors import DomainError
 from kasse.services import telemetry
@@ -89,9 +89,8 @@ class EmailDeliveries:
             now = self.clock()
             await repo.add_messages([
                 EmailMessage(id=uuid4(), store_id=event.store_id, order_id=event.aggregate_id,
-                             event_id=event.id, type=EMAIL_TOPICS[event.topic], created_at=now,
-                             next_attempt_at=now)
-                for event in events if event.topic in EMAIL_TOPICS])
+                             event_id=event.id, type=kind, created_at=now, next_attempt_at=now)
+                for event, kind in wanted_messages(events)])
             await repo.mark_emailed([event.id for event in events], now)
         return len(events)
 

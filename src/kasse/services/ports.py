@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from decimal import Decimal
@@ -13,9 +13,11 @@ from kasse.domain.access import Principal
 from kasse.domain.audit import AuditEntry
 from kasse.domain.checkout import CheckoutAttempt
 from kasse.domain.discounts import CodeUsage, GiftCard
+from kasse.domain.emails import EmailAttempt, EmailMessage, Outgoing, SendOutcome
 from kasse.domain.events import DomainEvent
 from kasse.domain.idempotency import KeptAnswer
 from kasse.domain.order import Order
+from kasse.domain.staff import ApiToken, StaffMember
 from kasse.domain.stock import Needs, Shortage, StockLevel
 from kasse.domain.store import Product, Store, StoreConfig
 from kasse.domain.store_definition import SavedDefinition, StoreDefinition
@@ -160,11 +162,66 @@ class AuditLog(Protocol):
 
 
 class AccessRepository(Protocol):
-    """Staff accounts and management API tokens."""
+    """Staff accounts and management API tokens, with the audit log of their changes in
+    the same transaction."""
+
+    @property
+    def audit(self) -> AuditLog: ...
 
     async def principal_for_token(self, digest: str, now: datetime) -> Principal | None:
         """Whom a token with this digest acts as: ``None`` when it is unknown, revoked,
         expired, or belongs to a disabled staff member."""
+
+    async def any_staff(self) -> bool: ...
+
+    async def add_staff(self, member: StaffMember, password_hash: str) -> None:
+        """Raises ``Conflict`` when the email is taken."""
+
+    async def staff_member(self, *, staff_id: UUID | None = None, email: str | None = None
+                           ) -> tuple[StaffMember, str] | None:
+        """A member by id or (normalised) email, with their password hash."""
+
+    async def all_staff(self) -> list[StaffMember]: ...
+
+    async def active_owners(self) -> list[UUID]:
+        """The enabled owners, locked until the transaction ends where the database can."""
+
+    async def set_disabled(self, staff_id: UUID, disabled: bool) -> None: ...
+
+    async def set_password(self, staff_id: UUID, password_hash: str, at: datetime) -> None: ...
+
+    async def signed_in(self, staff_id: UUID, at: datetime,
+                        password_hash: str | None = None) -> None:
+        """Record a sign-in (and the password's new hash, when it was rehashed)."""
+
+    async def add_token(self, token: ApiToken, digest: str) -> None:
+        """Store a token by its digest. An expired token holding the name is revoked;
+        raises ``Conflict`` when a working token holds it."""
+
+    async def tokens(self) -> list[ApiToken]:
+        """Every token, working ones first, newest first."""
+
+    async def token(self, *, token_id: UUID | None = None, name: str | None = None
+                    ) -> ApiToken | None:
+        """A token by id, or the token not revoked that holds ``name``."""
+
+    async def revoke_token(self, token_id: UUID, at: datetime) -> bool:
+        """False when it was revoked already."""
+
+
+class PasswordHasher(Protocol):
+    """Staff passwords: a maintained password-hashing library behind three calls. They
+    are slow on purpose (CPU and memory): the use cases run them in a worker thread."""
+
+    def hash(self, password: str) -> str:
+        """A salted hash of ``password``."""
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        """Whether ``password`` matches; with ``None`` (no such account) False, after
+        about as long as a real check takes."""
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """Whether the hash was made with other parameters than today's."""
 
 
 class IdempotencyStore(Protocol):
@@ -329,3 +386,71 @@ class OrderSearch(Protocol):
                     before: tuple[datetime, UUID] | None, limit: int) -> list[AuditEntry]:
         """Audit entries of a store or of an order, newest first, from before ``before``
         (a time and the id of the entry there)."""
+class EmailRepository(Protocol):
+    """The shopper's emails: the relay of outbox events into messages, the messages with
+    their leases, and their attempts."""
+
+    async def has_unemailed_events(self) -> bool:
+        """Whether an outbox event waits to be made into emails (a cheap read)."""
+
+    async def unemailed_events(self, limit: int) -> list[OutboxEvent]:
+        """The oldest such events (locked against other relays where the database can)."""
+
+    async def add_messages(self, messages: Sequence[EmailMessage]) -> None:
+        """Insert messages; one that exists already (same event and type) is kept."""
+
+    async def mark_emailed(self, event_ids: Sequence[UUID], at: datetime) -> None: ...
+
+    async def due(self, now: datetime, limit: int) -> list[UUID]:
+        """Messages that may be claimed now (``EmailMessage.claimable``), oldest first."""
+
+    async def cut_off(self, now: datetime, limit: int) -> list[UUID]:
+        """Messages whose attempt was cut off mid hand-over (``EmailMessage.cut_off``)."""
+
+    async def claim(self, email_id: UUID, lease: str, now: datetime, until: datetime
+                    ) -> bool:
+        """Lease a claimable message; False when another worker has it or it is not due."""
+
+    async def message(self, email_id: UUID) -> EmailMessage | None:
+        """A message to update (row-locked where the database can)."""
+
+    async def save(self, message: EmailMessage) -> None: ...
+
+    async def add_attempt(self, attempt: EmailAttempt) -> None: ...
+
+    async def event(self, event_id: UUID) -> OutboxEvent | None: ...
+
+    async def latest_event(self, order_id: UUID, topic: str) -> OutboxEvent | None:
+        """The order's newest outbox event of ``topic``."""
+
+    async def order_by_number(self, store_id: UUID, number: str) -> UUID | None: ...
+
+    async def order_store(self, order_id: UUID) -> UUID | None:
+        """The store of an order (``None``: no such order)."""
+
+    async def messages(self, *, order_id: UUID | None = None,
+                       store_ids: Sequence[UUID] | None = None,
+                       statuses: Sequence[str] | None = None, limit: int = 100
+                       ) -> list[EmailMessage]:
+        """Newest first."""
+
+    async def attempts(self, email_ids: Sequence[UUID]) -> list[EmailAttempt]: ...
+
+
+class EmailStorage(Protocol):
+    def emails(self, *, write: bool) -> AbstractAsyncContextManager[EmailRepository]:
+        """One transaction (committed at the end when ``write``)."""
+
+
+class EmailTransport(Protocol):
+    """Where messages go: a mail server, or files."""
+
+    @property
+    def via(self) -> str:
+        """``smtp://host:port`` or the folder of the files, for the attempt records."""
+
+    async def send(self, outgoing: Outgoing, handing_over: Callable[[], Awaitable[bool]]
+                   ) -> SendOutcome:
+        """Hand the message over once. ``handing_over`` is awaited right before the
+        message itself is sent (after connecting and naming sender and recipients); when
+        it answers False nothing is sent. Never raises for the server's failures."""

@@ -6,11 +6,11 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse
 
-from kasse.api.management import MANAGEMENT_PREFIX, about, orders
+from kasse.api.management import MANAGEMENT_PREFIX, about, emails, orders, staff
 from kasse.api.openapi import management_document
 from kasse.api.responses import JsonResponse
 
-ROUTERS = (about.router, orders.router)
+ROUTERS = (about.router, orders.router, staff.router, emails.router)
 """Every router of the management API (a new area adds its router here)."""
 
 

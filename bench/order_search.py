@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
+import subprocess
+import sys
 import time
-from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -22,10 +25,7 @@ import httpx
 from bench.load_orders import CUSTOMERS, PAYMENTS, STATUSES, customer
 from bench.loadgen import Shopper, run_phase
 from bench.report import summarize
-from bench.stack import worker_peak_rss_mb, worker_rss_mb
-from kasse.adapters.db.database import Database
-from kasse.adapters.db.tables import api_tokens
-from kasse.domain.access import new_token, token_digest
+from bench.stack import kasse_env, worker_peak_rss_mb, worker_rss_mb
 
 ORDERS = "/kasse/management/v1/orders"
 SEARCHES = ("search by email", "search by payment status", "search by order status")
@@ -33,23 +33,16 @@ TARGET_P50_MS = 50.0
 TARGET_RSS_MB = 200.0
 
 
-def issue_token(database_url: str, role: str = "manager") -> str:
-    """A management API token, written as ``kasse token create`` writes one."""
-    token = new_token()
-
-    async def write() -> None:
-        db = Database.from_url(database_url, pool_size=1)
-        try:
-            async with db.transaction() as conn:
-                await conn.execute(api_tokens.insert().values(
-                    id=uuid4(), name=f"bench-{uuid4().hex[:8]}",
-                    token_hash=token_digest(token), prefix=token[:10], role=role,
-                    store_ids=None, created_at=datetime.now(UTC)))
-        finally:
-            await db.dispose()
-
-    asyncio.run(write())
-    return token
+def issue_token(database_url: str, folder: Path, role: str = "manager") -> str:
+    """A management API token made as an operator makes one (``kasse token create``)."""
+    done = subprocess.run(  # noqa: S603 (our own command)
+        [sys.executable, "-m", "kasse", "token", "create", f"bench-{uuid4().hex[:8]}",
+         "--role", role], env=kasse_env(database_url, folder, "http://127.0.0.1"),
+        capture_output=True, text=True, timeout=120, check=False)
+    found = re.search(r"\bkmt_[A-Za-z0-9_-]+", done.stdout)
+    if done.returncode != 0 or found is None:
+        raise RuntimeError(f"kasse token create failed:\n{done.stdout}\n{done.stderr}")
+    return found.group(0)
 
 
 def searches(token: str, seed: int = 11) -> Any:

@@ -231,7 +231,7 @@ class EngineRun:
         run: dict[str, Any] = {"stored_orders": checks.counts(self.url).orders,
                                "added": added,
                                "load_seconds": round(time.monotonic() - started, 1)}
-        token = issue_token(self.url)
+        token = issue_token(self.url, self.folder)
         if "order-search" in names:
             self.log(f"order-search over {run['stored_orders']:,} orders")
             run["search"] = measure_search(self.kasse.url, token, self.args.staff_duration,

@@ -6,14 +6,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, ConfigDict
 
 from kasse.api import dto
-from kasse.api.deps import ApiKey, parse_id
+from kasse.api.context import RequestContext, context
+from kasse.api.deps import ApiKey
+from kasse.api.ids import ProductId
 from kasse.api.responses import JsonResponse
 from kasse.api.serializers import number
-from kasse.api.state import app_state
 from kasse.services.catalog import variant_by_attributes
 
 router = APIRouter(prefix="/umbraco/delivery/api", tags=["Content"], dependencies=[ApiKey],
@@ -39,7 +40,8 @@ class ProductVariantItemDto(BaseModel):
             response_model=ProductVariantItemDto,
             summary="A product variant by its attribute combination")
 async def get_variant(
-    request: Request, id: str,  # noqa: A002 (the contract's name)
+    id: ProductId,  # noqa: A002 (the contract's name)
+    ctx: Annotated[RequestContext, context()],
     attribute: Annotated[list[str], Query(
         description="The attribute combination, e.g. `size:m` (repeatable)")],
     expand: Annotated[str | None, Query(description="Accepted for compatibility")] = None,
@@ -48,9 +50,8 @@ async def get_variant(
     preview: Annotated[bool | None, Header(alias="Preview")] = None,
     start_item: Annotated[str | None, Header(alias="Start-Item")] = None,
 ) -> JsonResponse:
-    kasse = app_state(request).container
-    product, variant = await variant_by_attributes(kasse.storage, parse_id(id, "product"),
-                                                   attribute)
+    kasse = ctx.container
+    product, variant = await variant_by_attributes(kasse.storage, id, attribute)
     config = await kasse.stores.get(str(product.store_id))
     prices = {c.code: number(product.price_in(c.id, variant.reference))
               for c in config.currencies if product.price_in(c.id, variant.reference) is not None}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -22,6 +23,7 @@ from kasse.api.problems import ApiProblem
 from kasse.api.responses import JsonResponse
 from kasse.api.serializers import View, number
 from kasse.api.shaping import Shape, apply_fields
+from kasse.api.wire import shape
 from kasse.domain.errors import NotFound
 from kasse.domain.pricing import Price, PricingPolicy
 from kasse.domain.session import Session, resolve_session
@@ -314,25 +316,27 @@ async def get_shipping_method_v2(idOrAlias: str, ctx: Ctx) -> JsonResponse:  # n
 # --- products ---------------------------------------------------------------------
 
 
-def _adjusted(sess: Session, pricing: PricingPolicy, price: Price | None, quantity: Any
+_ADJUSTED_PRODUCT_PRICE = shape(dto.AdjustedProductPriceDto)
+_ADJUSTED_PRICE = shape(dto.AdjustedPriceDto)
+
+
+def _adjusted(view: View, pricing: PricingPolicy, price: Price | None, quantity: Any
               ) -> dict[str, Any] | None:
     """Adjusted prices without discounts: the unit and line price as they stand."""
     if price is None:
         return None
-    view = View(sess.config)
     line = pricing.line_price(price, quantity)
     zero = Price.zero(price.currency_id)
 
     def adjusted(p: Price) -> dict[str, Any]:
-        return {"adjustments": [], "withoutAdjustments": view.price(p),
-                "adjustment": view.price(zero), "value": view.price(p)}
+        return _ADJUSTED_PRICE(adjustments=[], withoutAdjustments=view.price(p),
+                               adjustment=view.price(zero), value=view.price(p))
 
-    return {
-        "unitPrice": view.price(price), "quantity": number(quantity),
-        "adjustedUnitPrice": adjusted(price), "adjustedLineTotalPrice": adjusted(line),
-        "effectiveUnitPrice": view.price(price), "totalDiscountPerUnit": view.price(zero),
-        "totalDiscountPercentage": 0, "discountCodes": [], "discounts": [],
-    }
+    return _ADJUSTED_PRODUCT_PRICE(
+        unitPrice=view.price(price), quantity=number(quantity),
+        adjustedUnitPrice=adjusted(price), adjustedLineTotalPrice=adjusted(line),
+        effectiveUnitPrice=view.price(price), totalDiscountPerUnit=view.price(zero),
+        totalDiscountPercentage=0, discountCodes=[], discounts=[])
 
 
 @router.get(
@@ -378,8 +382,8 @@ async def get_products(
     for item in items:
         price = pricing.product_price(item.product, item.variant)
         tax_class = pricing.tax_class(product=item.product.tax_class_id)
-        product = view.product(item.product, item.variant, price, tax_class, s.expand)
-        if CalculateAdjustedPrices:
-            product["priceWithAdjustments"] = _adjusted(sess, pricing, price, quantity)
-        body.append(product)
+        adjusted = (partial(_adjusted, view, pricing, price, quantity)
+                    if CalculateAdjustedPrices else None)
+        body.append(view.product(item.product, item.variant, price, tax_class, s.expand,
+                                 adjusted))
     return respond(body, s, headers)

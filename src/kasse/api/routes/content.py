@@ -15,6 +15,7 @@ from kasse.api.deps import ApiKey
 from kasse.api.ids import ProductId
 from kasse.api.responses import JsonResponse
 from kasse.api.serializers import number
+from kasse.api.wire import shape
 from kasse.services.catalog import variant_by_attributes
 
 router = APIRouter(prefix="/umbraco/delivery/api", tags=["Content"], dependencies=[ApiKey],
@@ -36,6 +37,10 @@ class ProductVariantItemDto(BaseModel):
     isDefault: bool | None = None
 
 
+_VARIANT_ITEM = shape(ProductVariantItemDto)
+_ELEMENT = shape(ApiElementModel)
+
+
 @router.get("/v1/content/item/{id}/variant", operation_id="getVariant",
             response_model=ProductVariantItemDto,
             summary="A product variant by its attribute combination")
@@ -55,11 +60,11 @@ async def get_variant(
     config = await kasse.stores.get(str(product.store_id))
     prices = {c.code: number(product.price_in(c.id, variant.reference))
               for c in config.currencies if product.price_in(c.id, variant.reference) is not None}
-    return JsonResponse({
-        "content": {
-            "id": str(variant.id),
-            "contentType": "productVariant",
-            "properties": {
+    return JsonResponse(_VARIANT_ITEM(
+        content=_ELEMENT(
+            id=str(variant.id),
+            contentType="productVariant",
+            properties={
                 "productReference": product.reference,
                 "productVariantReference": variant.reference,
                 "sku": variant.sku,
@@ -68,7 +73,7 @@ async def get_variant(
                 "prices": prices,
                 **dict(variant.properties),
             },
-        },
-        "attributes": {alias: value_alias for alias, _, value_alias, _ in variant.attributes},
-        "isDefault": product.variants[0].id == variant.id,
-    })
+        ),
+        attributes={alias: value_alias for alias, _, value_alias, _ in variant.attributes},
+        isDefault=product.variants[0].id == variant.id,
+    ))

@@ -20,6 +20,7 @@ from kasse.api.ids import OrderId, PaymentMethodId
 from kasse.api.pages import render
 from kasse.api.problems import ApiProblem
 from kasse.api.responses import JsonResponse
+from kasse.api.wire import shape
 from kasse.domain.checkout import Mode
 from kasse.domain.errors import InvalidInput
 from kasse.payments.provider import CallbackRejected
@@ -47,6 +48,7 @@ MESSAGES = {
 Ctx = Annotated[RequestContext, context()]
 """The app's parts only: these pages and callbacks read no store or session headers."""
 StoreCtx = Annotated[RequestContext, context(STORE)]
+_TOKEN = shape(cdto.CheckoutTokenDto)
 
 
 def parse_origin(value: str | None) -> str | None:
@@ -84,8 +86,8 @@ async def token(
                                                     mode=checkout_mode, origin=registered)
     assert prepared.token is not None  # noqa: S101 (hosted attempts always have one)
     return JsonResponse(
-        {"token": prepared.token, "orderNumber": prepared.order.order_number,
-         "payUrl": pay_url(ctx.base_url(), prepared.order.id, prepared.token)},
+        _TOKEN(token=prepared.token, orderNumber=prepared.order.order_number,
+               payUrl=pay_url(ctx.base_url(), prepared.order.id, prepared.token)),
         headers={"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"})
 
 

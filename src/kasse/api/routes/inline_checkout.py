@@ -16,6 +16,7 @@ from kasse.api.order_view import OrderView
 from kasse.api.responses import NOTIFICATIONS, JsonResponse, notifications_header
 from kasse.api.serializers import View
 from kasse.api.shaping import apply_fields
+from kasse.api.wire import shape
 from kasse.domain.order import Notice
 from kasse.services import inline_checkout as inline
 
@@ -24,6 +25,13 @@ router = APIRouter(prefix=PREFIX, dependencies=[ApiKey], responses={
     401: {"model": dto.ProblemDetails, "description": "Missing or wrong Api-Key"},
     404: {"model": dto.ProblemDetails, "description": "Not Found"},
 })
+
+_INITIALIZED = shape(cdto.CheckoutInitializedDto)
+_PAYMENT_METHOD = shape(cdto.CheckoutPaymentMethodDto)
+_URLS = shape(cdto.CheckoutPaymentMethodUrlsDto)
+_CONFIRMED = shape(cdto.CheckoutConfirmDto)
+_RATE = shape(dto.ShippingRateDto)
+_OPTION = shape(dto.ShippingOptionDto)
 
 StoreCtx = Annotated[RequestContext, context(STORE)]
 ShapedCtx = Annotated[RequestContext, context(STORE, SHAPE)]
@@ -43,15 +51,14 @@ _NOTIFY: dict[int | str, dict[str, Any]] = {
 async def initialize(orderId: OrderId, ctx: StoreCtx) -> JsonResponse:  # noqa: N803
     ready = await inline.initialize(ctx.container.checkout, ctx.config, orderId,
                                     ctx.base_url())
-    return JsonResponse({
-        "orderNumber": ready.order_number,
-        "paymentMethod": {
-            "settings": ready.settings,
-            "metaDataDefinitions": ready.metadata_definitions,
-            "urls": {"continue": ready.urls.continue_url, "cancel": ready.urls.cancel_url,
-                     "error": ready.urls.error_url, "callback": ready.urls.callback_url},
-        },
-    }, headers={"Cache-Control": "no-store"})
+    urls = ready.urls
+    return JsonResponse(_INITIALIZED(
+        orderNumber=ready.order_number,
+        paymentMethod=_PAYMENT_METHOD(
+            settings=ready.settings, metaDataDefinitions=ready.metadata_definitions,
+            urls=_URLS(continue_=urls.continue_url, cancel=urls.cancel_url,
+                       error=urls.error_url, callback=urls.callback_url)),
+    ), headers={"Cache-Control": "no-store"})
 
 
 @router.post("/v1/checkout/{orderId}/confirm", operation_id="confirm",
@@ -68,8 +75,8 @@ async def confirm(orderId: OrderId, body: cdto.CheckoutConfirmRequestDto,  # noq
     notice = Notice(f"order {order.order_number} placed" if newly
                     else f"order {order.order_number} was already placed", "Success")
     return JsonResponse(
-        apply_fields({"orderNumber": order.order_number,
-                      "transactionInfo": view.transaction_info(order)}, s.fields),
+        apply_fields(_CONFIRMED(orderNumber=order.order_number,
+                                transactionInfo=view.transaction_info(order)), s.fields),
         headers=notifications_header([notice]))
 
 
@@ -81,8 +88,7 @@ async def payment_methods(orderId: OrderId, ctx: SessionCtx) -> JsonResponse:  #
     config, s = ctx.config, ctx.shape
     view = View(config)
     choices = await inline.payment_methods(ctx.container.checkout, config, orderId)
-    body = [{**view.payment_method(c.method, s.expand), "fee": view.price(c.fee)}
-            for c in choices]
+    body = [view.payment_method_with_fee(c.method, s.expand, c.fee) for c in choices]
     return JsonResponse(apply_fields(body, s.fields))
 
 
@@ -94,8 +100,8 @@ async def shipping_methods(orderId: OrderId, ctx: SessionCtx) -> JsonResponse:  
     config, s = ctx.config, ctx.shape
     view = View(config)
     choices = await inline.shipping_methods(ctx.container.checkout, config, orderId)
-    body = [{**view.shipping_method(c.method, s.expand),
-             "rates": [{"option": {"id": r.option.alias, "name": r.option.name}
-                        if r.option else None, "packageId": None, "value": view.price(r.price)}
-                       for r in c.rates]} for c in choices]
+    body = [view.shipping_method_with_rates(c.method, s.expand, [
+        _RATE(option=_OPTION(id=r.option.alias, name=r.option.name) if r.option else None,
+              packageId=None, value=view.price(r.price))
+        for r in c.rates]) for c in choices]
     return JsonResponse(apply_fields(body, s.fields))

@@ -107,7 +107,7 @@ async def _store(ctx: RequestContext) -> None:
     if store is None or not store.strip():
         raise ApiProblem(400, "the Store header is required (a store id or alias)",
                          "store-missing")
-    ctx._config = await ctx.container.stores.get(store)
+    ctx._config = await ctx.state.container.stores.get(store)
 
 
 def _headers(request: Request) -> SessionHeaders:

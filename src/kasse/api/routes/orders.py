@@ -49,16 +49,17 @@ Ctx = Annotated[RequestContext, context(STORE, SESSION, SHAPE)]
 ShapedCtx = Annotated[RequestContext, context(STORE, SHAPE)]
 
 
-def _key(ctx: RequestContext, order_id: UUID, version: int) -> Key:
-    return (order_id, version, ctx.config.store.config_version, ctx.query)
+def _key(config: StoreConfig, query: str, order_id: UUID, version: int) -> Key:
+    return (order_id, version, config.store.config_version, query)
 
 
 def _respond(ctx: RequestContext, priced: PricedOrder, *, mutation: bool = True) -> Response:
     """The order as this request shapes it, kept for the next read when it may be."""
+    config, order = ctx.config, priced.order
     body = orjson.dumps(apply_fields(
-        OrderView(View(ctx.config), ctx.shape.expand).order(priced), ctx.shape.fields))
-    if _keepable(priced.order, ctx.config):
-        ctx.state.rendered_orders.put(_key(ctx, priced.order.id, priced.order.version), body)
+        OrderView(View(config), ctx.shape.expand).order(priced), ctx.shape.fields))
+    if _keepable(order, config):
+        ctx.state.rendered_orders.put(_key(config, ctx.query, order.id, order.version), body)
     headers = notifications_header(priced.notices) if mutation else None
     return Response(body, media_type=JsonResponse.media_type, headers=headers)
 
@@ -142,16 +143,16 @@ async def get_order(request: Request, orderId: OrderIdOrLink) -> Response:  # no
     ``v1/order/{paymentLinkToken}``)."""
     await require_api_key(request)
     ctx = await _order_context(request)
-    orders = ctx.container.orders
+    config, orders = ctx.config, ctx.container.orders
     if payment_link.looks_like_link(orderId.strip()):
-        priced = await orders.by_payment_link(ctx.config, orderId, ctx.container.secret_key)
+        priced = await orders.by_payment_link(config, orderId, ctx.container.secret_key)
         return _respond(ctx, priced, mutation=False)
     order_id = ORDER.parse(orderId)
-    body = ctx.state.rendered_orders.get(
-        _key(ctx, order_id, await orders.version(ctx.config, order_id)))
+    version = await orders.version(config, order_id)
+    body = ctx.state.rendered_orders.get(_key(config, ctx.query, order_id, version))
     if body is not None:
         return Response(body, media_type=JsonResponse.media_type)
-    return _respond(ctx, await orders.get(ctx.config, order_id), mutation=False)
+    return _respond(ctx, await orders.get(config, order_id), mutation=False)
 
 
 @router.post("/v1/order/{orderId}", operation_id="addProductToOrder", tags=["Order"],

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Request
+from fastapi import APIRouter, Body, Path
 from pydantic import BaseModel, ConfigDict
 
-from kasse.api.deps import ApiKey, parse_id, store_config
+from kasse.api.context import STORE, RequestContext, context
+from kasse.api.deps import ApiKey
+from kasse.api.ids import OrderId
 from kasse.api.order_dto import Number
 from kasse.api.responses import JsonResponse
-from kasse.api.state import app_state
 from kasse.domain.errors import NotFound
 from kasse.domain.payment_operations import PaymentOperationKind
-from kasse.domain.store import StoreConfig
 from kasse.services.payment_operations import manage_payment
 
 MANAGEMENT_PREFIX = "/kasse/management/v1"
@@ -32,9 +32,9 @@ class PaymentOperationBody(BaseModel):
 
 @router.post("/order/{orderId}/payment/{operation}")
 async def payment_operation(
-    request: Request, orderId: Annotated[str, Path()],  # noqa: N803
+    orderId: OrderId,  # noqa: N803
     operation: Annotated[str, Path()],
-    config: Annotated[StoreConfig, Depends(store_config)],
+    ctx: Annotated[RequestContext, context(STORE)],
     body: Annotated[PaymentOperationBody | None, Body()] = None,
 ) -> JsonResponse:
     try:
@@ -42,8 +42,7 @@ async def payment_operation(
     except ValueError:
         raise NotFound(f"no payment operation {operation[:40]!r}; use capture, cancel or "
                        "refund") from None
-    checkout = app_state(request).container.checkout
-    change = await manage_payment(checkout, config, parse_id(orderId, "order"), kind,
+    change = await manage_payment(ctx.container.checkout, ctx.config, orderId, kind,
                                   body.amount if body is not None else None)
     return JsonResponse({
         "orderId": str(change.order.id), "orderNumber": change.order.order_number,

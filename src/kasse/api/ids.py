@@ -48,6 +48,9 @@ ORDER = IdKind("order")
 ORDER_LINE = IdKind("order line")
 PRODUCT = IdKind("product")
 PAYMENT_METHOD = IdKind("payment method")
+STAFF_MEMBER = IdKind("staff member")
+TOKEN = IdKind("token")
+EMAIL = IdKind("email")
 
 _UUID = {"format": "uuid"}
 

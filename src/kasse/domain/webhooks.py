@@ -16,13 +16,12 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 from kasse.domain.errors import InvalidInput
+from kasse.domain.events import TOPICS
 from kasse.domain.text import has_control_characters
 
 ALL_EVENTS = "*"
-EVENT_TYPES = ("order.finalized", "order.payment_failed", "order.payment_status_changed",
-               "order.stock_shortfall", "payment.not_applied",
-               "payment.not_applied_given_back", "payment.not_applied_give_back_failed")
-"""The outbox topics a merchant endpoint can subscribe to."""
+EVENT_TYPES = TOPICS
+"""The outbox topics a merchant endpoint can subscribe to: every event kasse records."""
 
 RESPONSE_BODY_BYTES = 2048
 """How much of a receiver's answer is kept with each attempt."""

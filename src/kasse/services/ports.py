@@ -23,6 +23,8 @@ from kasse.domain.webhooks import (
     AttemptOutcome,
     Delivery,
     DeliveryAttempt,
+    DeliveryRecord,
+    DeliveryStatus,
     OutboxEvent,
     WebhookEndpoint,
     WebhookMessage,
@@ -308,6 +310,26 @@ class WebhookRepository(Protocol):
         """Newest first, each with its event's topic."""
 
     async def attempts(self, delivery_ids: Sequence[UUID]) -> list[DeliveryAttempt]: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    async def records(self, *, store_ids: Sequence[UUID] | None, topic: str | None = None,
+                      endpoint_id: UUID | None = None, status: DeliveryStatus | None = None,
+                      aggregate_id: UUID | None = None,
+                      before: tuple[datetime, UUID] | None = None, limit: int = 50
+                      ) -> list[DeliveryRecord]:
+        """Newest first, without payloads, of the events of ``store_ids`` (``None``:
+        all), older than the ``before`` (created, id) key when given."""
+
+    async def record(self, delivery_id: UUID) -> DeliveryRecord | None:
+        """One delivery with its event's payload (row-locked where the database can)."""
+
+    async def redeliver_failing(self, *, store_ids: Sequence[UUID] | None,
+                                endpoint_id: UUID | None, now: datetime
+                                ) -> tuple[dict[UUID, list[UUID]], int]:
+        """Every failing delivery of an active endpoint due now: the ids by store, and
+        how many wait for a paused endpoint."""
 
 
 class WebhookStorage(Protocol):

@@ -441,6 +441,7 @@ outbox_events = Table(
     # One event per topic and aggregate where it must happen once (e.g. order.finalized).
     Column("dedupe_key", String(200), unique=True),
     Index("ix_outbox_events_pending", "delivered_at", "created_at"),
+    Index("ix_outbox_events_aggregate", "aggregate_id", "created_at"),  # an order's events
 )
 
 
@@ -550,6 +551,7 @@ webhook_deliveries = Table(
     UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_deliveries_event_endpoint"),
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
+    Index("ix_webhook_deliveries_created", "created_at", "id"),  # newest first
 )
 
 # Every attempt of a delivery, with what the receiver answered.

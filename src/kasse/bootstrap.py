@@ -31,16 +31,19 @@ from kasse.adapters.db.storage import SqlStorage
 from kasse.adapters.db.webhook_repository import SqlWebhookStorage, on_outbox_commit
 from kasse.adapters.http.webhook_sender import HttpWebhookSender
 from kasse.adapters.metrics import PrometheusMetrics
+from kasse.adapters.passwords import Argon2Passwords
 from kasse.config import Settings
 from kasse.domain.store import StoreConfig
 from kasse.domain.webhooks import RetryPolicy
 from kasse.payments.registry import ProviderRegistry
 from kasse.payments.testgateway import GatewayConfig, create_gateway_app
 from kasse.payments.testgateway_provider import TEST_GATEWAY
+from kasse.services.api_tokens import ApiTokens
 from kasse.services.catalog import StoreDirectory
 from kasse.services.checkout import Checkout
 from kasse.services.orders import Orders
 from kasse.services.ports import Storage
+from kasse.services.staff import StaffAccounts
 from kasse.services.webhook_endpoints import WebhookEndpoints
 from kasse.services.webhooks import WebhookDeliveries, WebhookWorker
 
@@ -166,6 +169,10 @@ class Container:
     checkout: Checkout
     payment_providers: ProviderRegistry
     webhook_endpoints: WebhookEndpoints
+    staff: StaffAccounts
+    """Staff accounts: add, disable, passwords, sign-in."""
+    api_tokens: ApiTokens
+    """Management API tokens: create (shown once), list, revoke."""
     gateway: MountedGateway | None
     """The simulated test gateway this process serves, if any."""
 
@@ -204,6 +211,7 @@ async def bootstrap(settings: Settings | None = None, *, db: Database | None = N
         storage = SqlStorage(database)
         stores = StoreDirectory(storage)
         providers = payment_providers(settings, gateway)
+        staff = StaffAccounts(storage, stores, Argon2Passwords())
         kasse = Container(
             settings=settings, database=database, storage=storage, stores=stores,
             orders=Orders(storage),
@@ -211,7 +219,7 @@ async def bootstrap(settings: Settings | None = None, *, db: Database | None = N
                               token_ttl=timedelta(minutes=settings.checkout_token_minutes)),
             payment_providers=providers,
             webhook_endpoints=WebhookEndpoints(SqlWebhookStorage(database)),
-            gateway=gateway)
+            staff=staff, api_tokens=ApiTokens(storage, staff), gateway=gateway)
         async with AsyncExitStack() as stack:
             if gateway is not None:
                 gateway.config.merchants.update(test_gateway_merchants(await stores.warm_up()))

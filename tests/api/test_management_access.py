@@ -38,6 +38,7 @@ from kasse.adapters.db.database import Database
 from kasse.adapters.db.tables import (
     api_tokens,
     audit_entries,
+    email_messages,
     orders,
     outbox_events,
     webhook_deliveries,
@@ -65,6 +66,8 @@ class World:
     order_email: str
     staff_id: str
     token_id: str
+    email_id: str = ""
+    """The order's confirmation email."""
     delivery_id: str = ""
     """A webhook delivery of the order's events (to an endpoint that refuses them)."""
 
@@ -102,6 +105,10 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/tokens"): Call("staff:manage", body=lambda world, unique: {
         "name": f"matrix-{unique}", "role": "support", "expiresInDays": 1}),
     ("DELETE", "/tokens/{tokenId}"): Call("staff:manage", names_the_store=True),
+    ("GET", "/orders/{orderId}/emails"): Call("orders:read"),
+    ("GET", "/orders/{orderId}/emails/preview"): Call(
+        "orders:read", query=lambda world: {"type": "confirmation"}),
+    ("POST", "/emails/{emailId}/resend"): Call("emails:resend", names_the_store=True),
     ("GET", "/stores/{store}/stock"): Call("stock:read", names_the_store=True),
     ("GET", "/stores/{store}/stock/{reference}"): Call("stock:read", names_the_store=True),
     ("GET", "/stores/{store}/stock/{reference}/ledger"): Call("stock:read",
@@ -123,6 +130,7 @@ PATH_VALUES: dict[str, Callable[[World], str]] = {
     "orderId": lambda world: world.order_id,
     "staffId": lambda world: world.staff_id,
     "tokenId": lambda world: world.token_id,
+    "emailId": lambda world: world.email_id,
     "store": lambda world: "demo",
     "reference": lambda world: "trail-map",
     "deliveryId": lambda world: world.delivery_id,
@@ -145,7 +153,8 @@ READS = {"orders:read", "stock:read", "webhooks:read", "audit:read"}
 MAY: dict[Role, set[str]] = {
     Role.OWNER: {p.value for p in Permission},
     Role.MANAGER: {p.value for p in Permission} - {"staff:manage"},
-    Role.FULFILMENT: READS | {"orders:note", "orders:fulfil", "stock:adjust"},
+    Role.FULFILMENT: READS | {"orders:note", "orders:fulfil", "stock:adjust",
+                              "emails:resend"},
     Role.SUPPORT: READS,
 }
 """What each role may do, as the product says it (owner: everything; manager: all but
@@ -239,6 +248,19 @@ def callers(db_url: str) -> tuple[dict[str, dict[str, str]], World]:
     return headers, World("", "", "", staff_id, token_id)
 
 
+def confirmation_email(db_url: str, order_id: uuid.UUID) -> str:
+    """The id of the order's confirmation email, once the app's worker has made it."""
+    async def find(conn: Any) -> Any:
+        return (await conn.execute(select(email_messages.c.id).where(
+            email_messages.c.order_id == order_id))).scalar()
+
+    deadline = time.monotonic() + 20
+    while (found := database(db_url, find)) is None:
+        assert time.monotonic() < deadline, "the order's confirmation email was not made"
+        time.sleep(0.1)
+    return str(found)
+
+
 def delivery_of(db_url: str, order_id: str) -> str:
     """A delivery of one of the order's events, once the app's worker has made it."""
     async def find(conn: Any) -> Any:
@@ -270,6 +292,7 @@ def matrix(demo_db_url: str, tmp_path: Path) -> Iterator[Matrix]:
 
         store_id, email = database(demo_db_url, placed)
         world = World(str(store_id), order.order_id, email, world.staff_id, world.token_id,
+                      confirmation_email(demo_db_url, uuid.UUID(order.order_id)),
                       delivery_of(demo_db_url, order.order_id))
         document = client.get(f"{MANAGEMENT_PREFIX}/openapi.json").json()
         yield Matrix(client, demo_db_url, world, headers, document)

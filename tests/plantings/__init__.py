@@ -141,4 +141,14 @@ PLANTINGS = (
           ".order_by(staff.c.id))).all()"),),
         ("tests/integration/test_staff_passwords.py::"
          "test_two_owners_disabled_at_once_leave_one",), POSTGRESQL),
+    Planting(
+        "no lock on the item while an adjustment is decided",
+        "a count decided on a figure that another adjustment changed meanwhile leaves "
+        "another number on hand than was counted",
+        "src/kasse/adapters/db/stock_repository.py",
+        (("""        statement = select(table.c.stock).where(table.c.id == item_id)
+        if self._postgres:
+            statement = statement.with_for_update()""",
+          """        statement = select(table.c.stock).where(table.c.id == item_id)"""),),
+        ("tests/integration/test_stock_adjustment_race.py",), POSTGRESQL),
 )

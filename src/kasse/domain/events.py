@@ -1,10 +1,15 @@
-"""What happened to an order, in the past tense: recorded by the order as it changes and
-drained by the unit of work into the outbox (merchant webhooks, and later the shopper's
-emails) in the same transaction.
+"""What happened in a store, in the past tense: to an order (recorded by the order as it
+changes) or to stock (recorded by the use case), written by the unit of work into the
+outbox (merchant webhooks, and later the shopper's emails) in the same transaction.
 
-Each event says where it goes (``topic``), what it tells (``payload``, the merchant's
-wire format) and, where the same news may be reported more than once (a gateway retrying,
-a browser and a webhook racing), the key under which the outbox keeps it only once.
+Each event says where it goes (``topic``), what it is about (``aggregate_id``: the order,
+or the product or variant whose stock changed), what it tells (``payload``, the
+merchant's wire format) and, where the same news may be reported more than once (a
+gateway retrying, a browser and a webhook racing), the key under which the outbox keeps
+it only once.
+
+Every order event's webhook payload also carries the order itself (``order``: see
+``domain/order_snapshot.py``), added in one place when the unit of work writes it.
 """
 
 from __future__ import annotations
@@ -22,13 +27,23 @@ def _amount(value: Decimal | None) -> str | None:
     return None if value is None else f"{value:f}"
 
 
-@dataclass(frozen=True, slots=True)
-class DomainEvent:
+def units(value: Decimal) -> str:
+    """A quantity as a plain decimal string without trailing zeros ("12", "2.5")."""
+    return f"{value.normalize():f}" if value else "0"
+
+
+class Event:
+    """What every event tells the outbox; the concrete events are frozen dataclasses."""
+
+    __slots__ = ()
     topic: ClassVar[str]
     store_id: UUID
-    order_id: UUID
-    order_number: str | None
     at: datetime
+
+    @property
+    def aggregate_id(self) -> UUID:
+        """What the event is about (the outbox row's ``aggregate_id``)."""
+        raise NotImplementedError
 
     @property
     def dedupe_key(self) -> str | None:
@@ -36,7 +51,29 @@ class DomainEvent:
         return None
 
     def payload(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class DomainEvent(Event):
+    """Something that happened to an order (``OrderEvent``)."""
+
+    topic: ClassVar[str]
+    store_id: UUID
+    order_id: UUID
+    order_number: str | None
+    at: datetime
+
+    @property
+    def aggregate_id(self) -> UUID:
+        return self.order_id
+
+    def payload(self) -> dict[str, Any]:
         return {"orderId": str(self.order_id), "orderNumber": self.order_number}
+
+
+OrderEvent = DomainEvent
+"""The name that says what it is: every event about an order derives from it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +227,56 @@ class PaymentStatusChanged(DomainEvent):
                 "amount": _amount(self.amount), "currency": self.currency}
 
 
-TOPICS = tuple(event.topic for event in (
+@dataclass(frozen=True, slots=True)
+class StockAdjusted(Event):
+    """Staff (or the command line) changed an item's stock on hand: a delivery received,
+    a count, breakage, a return."""
+
+    topic: ClassVar[str] = "stock.adjusted"
+    store_id: UUID
+    item_id: UUID
+    """The product, or the variant where stock is kept per variant."""
+    product_reference: str
+    variant_reference: str | None
+    sku: str
+    name: str
+    change: Decimal
+    """Signed units (a count records the difference it found, possibly 0)."""
+    on_hand: Decimal
+    """Stock on hand after the change."""
+    available: Decimal
+    """On hand less what checkouts hold now."""
+    reason: str
+    note: str | None
+    ledger_entry_id: UUID
+    actor: str
+    at: datetime
+
+    @property
+    def aggregate_id(self) -> UUID:
+        return self.item_id
+
+    def payload(self) -> dict[str, Any]:
+        return {"itemId": str(self.item_id), "productReference": self.product_reference,
+                "variantReference": self.variant_reference, "sku": self.sku,
+                "name": self.name, "change": units(self.change),
+                "onHand": units(self.on_hand), "available": units(self.available),
+                "reason": self.reason, "note": self.note,
+                "ledgerEntryId": str(self.ledger_entry_id), "actor": self.actor}
+
+
+EVENTS: tuple[type[Event], ...] = (
     OrderFinalized, PaymentFailed, PaymentStatusChanged, StockShortfall, PaymentNotApplied,
-    PaymentGivenBack, PaymentGiveBackFailed))
-"""Every topic an order's events are recorded under."""
+    PaymentGivenBack, PaymentGiveBackFailed, StockAdjusted)
+"""Every kind of event the outbox records."""
+
+TOPICS = tuple(event.topic for event in EVENTS)
+"""Every topic an event is recorded under: what merchant webhooks can subscribe to."""
+
+ORDER_TOPICS = frozenset(event.topic for event in EVENTS if issubclass(event, DomainEvent))
+"""The topics of events about an order (their aggregate is the order)."""
+
+
+def is_order_topic(topic: str) -> bool:
+    """Whether events of ``topic`` are about an order (their aggregate id is its id)."""
+    return topic in ORDER_TOPICS

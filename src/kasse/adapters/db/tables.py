@@ -448,6 +448,7 @@ outbox_events = Table(
     Column("emailed_at", DateTime(timezone=True)),
     Index("ix_outbox_events_pending", "delivered_at", "created_at"),
     Index("ix_outbox_events_unemailed", "emailed_at", "created_at"),
+    Index("ix_outbox_events_aggregate", "aggregate_id", "created_at"),  # an order's events
 )
 
 
@@ -557,6 +558,7 @@ webhook_deliveries = Table(
     UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_deliveries_event_endpoint"),
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
+    Index("ix_webhook_deliveries_created", "created_at", "id"),  # newest first
 )
 
 # Every attempt of a delivery, with what the receiver answered.

@@ -175,6 +175,11 @@ def upgrade() -> None:
         batch_op.create_index('ix_orders_store_fulfilment_finalized', ['store_id', 'fulfilment_status', 'finalized_at', 'id'], unique=False)
         batch_op.create_index('ix_orders_store_payment_finalized', ['store_id', 'payment_status', 'finalized_at', 'id'], unique=False)
         batch_op.create_index('ix_orders_store_status_finalized', ['store_id', 'order_status_id', 'finalized_at', 'id'], unique=False)
+    # The management API's webhook lists: deliveries newest first, and an order's events.
+    with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_webhook_deliveries_created', ['created_at', 'id'], unique=False)
+    with op.batch_alter_table('outbox_events', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_events_aggregate', ['aggregate_id', 'created_at'], unique=False)
     op.execute("""
         UPDATE orders SET fulfilment_status = 'unfulfilled',
             captured_amount = CASE WHEN payment_status IN
@@ -187,6 +192,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('outbox_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_events_aggregate')
+    with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_webhook_deliveries_created')
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_index('ix_orders_store_status_finalized')
         batch_op.drop_index('ix_orders_store_payment_finalized')

@@ -51,6 +51,9 @@ PAYMENT_METHOD = IdKind("payment method")
 STAFF_MEMBER = IdKind("staff member")
 TOKEN = IdKind("token")
 EMAIL = IdKind("email")
+DELIVERY = IdKind("delivery")
+
+DeliveryId = Annotated[UUID, DELIVERY.validator, Path(description="A webhook delivery's id")]
 
 _UUID = {"format": "uuid"}
 

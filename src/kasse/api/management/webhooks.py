@@ -14,7 +14,7 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from kasse.api.deps import parse_id
+from kasse.api.ids import DeliveryId
 from kasse.api.management import MANAGEMENT_PREFIX
 from kasse.api.management.actions import ActionDep
 from kasse.api.management.auth import allowed
@@ -116,9 +116,9 @@ async def list_deliveries(
 
 
 @router.get("/deliveries/{deliveryId}", summary="One delivery, its event and its attempts")
-async def get_delivery(request: Request, deliveryId: str,  # noqa: N803 (the path's name)
+async def get_delivery(request: Request, deliveryId: DeliveryId,  # noqa: N803 (the path's name)
                        principal: Reader) -> JsonResponse:
-    found = await _endpoints(request).detail(principal, parse_id(deliveryId, "delivery"))
+    found = await _endpoints(request).detail(principal, deliveryId)
     return JsonResponse({**delivery_json(found.record),
                          "payload": found.record.event.envelope(),
                          "attempts": [attempt_json(a) for a in found.attempts]})
@@ -140,10 +140,10 @@ async def redeliver_failed(request: Request, principal: Redeliverer, action: Act
 
 
 @router.post("/deliveries/{deliveryId}/redeliver", summary="Send a delivery again now")
-async def redeliver(request: Request, deliveryId: str,  # noqa: N803 (the path's name)
+async def redeliver(request: Request, deliveryId: DeliveryId,  # noqa: N803 (the path's name)
                     principal: Redeliverer, action: ActionDep) -> Any:
     endpoints = _endpoints(request)
-    delivery_id = parse_id(deliveryId, "delivery")
+    delivery_id = deliveryId
 
     async def work() -> dict[str, Any]:
         return delivery_json(await endpoints.redeliver(action.actor, delivery_id))

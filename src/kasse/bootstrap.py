@@ -39,6 +39,7 @@ from kasse.payments.testgateway import GatewayConfig, create_gateway_app
 from kasse.payments.testgateway_provider import TEST_GATEWAY
 from kasse.services.catalog import StoreDirectory
 from kasse.services.checkout import Checkout
+from kasse.services.order_management import OrderManagement
 from kasse.services.orders import Orders
 from kasse.services.ports import Storage
 from kasse.services.webhook_endpoints import WebhookEndpoints
@@ -164,6 +165,8 @@ class Container:
     stores: StoreDirectory
     orders: Orders
     checkout: Checkout
+    order_management: OrderManagement
+    """The shop's actions on placed orders (status, notes, tags, shipments, money)."""
     payment_providers: ProviderRegistry
     webhook_endpoints: WebhookEndpoints
     gateway: MountedGateway | None
@@ -204,11 +207,12 @@ async def bootstrap(settings: Settings | None = None, *, db: Database | None = N
         storage = SqlStorage(database)
         stores = StoreDirectory(storage)
         providers = payment_providers(settings, gateway)
+        checkout = Checkout(storage, stores, providers,
+                            token_ttl=timedelta(minutes=settings.checkout_token_minutes))
         kasse = Container(
             settings=settings, database=database, storage=storage, stores=stores,
-            orders=Orders(storage),
-            checkout=Checkout(storage, stores, providers,
-                              token_ttl=timedelta(minutes=settings.checkout_token_minutes)),
+            orders=Orders(storage), checkout=checkout,
+            order_management=OrderManagement(storage, stores, checkout.provider_for),
             payment_providers=providers,
             webhook_endpoints=WebhookEndpoints(SqlWebhookStorage(database)),
             gateway=gateway)

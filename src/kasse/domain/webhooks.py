@@ -21,7 +21,9 @@ from kasse.domain.text import has_control_characters
 ALL_EVENTS = "*"
 EVENT_TYPES = ("order.finalized", "order.payment_failed", "order.payment_status_changed",
                "order.stock_shortfall", "payment.not_applied",
-               "payment.not_applied_given_back", "payment.not_applied_give_back_failed")
+               "payment.not_applied_given_back", "payment.not_applied_give_back_failed",
+               "order.status_changed", "order.fulfilled", "order.canceled",
+               "payment.captured", "payment.refunded")
 """The outbox topics a merchant endpoint can subscribe to."""
 
 RESPONSE_BODY_BYTES = 2048

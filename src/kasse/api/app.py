@@ -16,6 +16,8 @@ from kasse.api import operations, problems
 from kasse.api.deps import PREFIX
 from kasse.api.formatting import format_amount
 from kasse.api.limits import BodySizeLimit, RejectLoneSurrogates, RejectNulBytes, RequireJson
+from kasse.api.management import MANAGEMENT_PREFIX
+from kasse.api.management import routes as management
 from kasse.api.openapi import openapi_document
 from kasse.api.public_url import PublicAddress
 from kasse.api.rendered_orders import RenderedOrders
@@ -108,6 +110,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     app.include_router(catalog.router)
     app.include_router(content.router)
     app.include_router(hosted_checkout.callbacks)
+    management.install(app)
     gateway = MountedGateway.create() if settings.test_gateway else None
     if gateway is not None:
         app.mount(MOUNT_PATH, gateway.app)
@@ -123,6 +126,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     # The last added runs first: NUL bytes, body size, the content type, then JSON text.
     app.add_middleware(RejectLoneSurrogates)
     app.add_middleware(RequireJson, prefix=PREFIX)
+    app.add_middleware(RequireJson, prefix=MANAGEMENT_PREFIX)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RejectNulBytes)
     # outermost: request ids, rate limits, metrics

@@ -20,7 +20,10 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import iter_route_contexts
 
 from kasse.api.deps import PREFIX, Param, documented_params
+from kasse.api.management import MANAGEMENT_PREFIX
+from kasse.api.management.auth import permission_of
 from kasse.api.openapi_links import add_links
+from kasse.domain.access import Permission
 
 REQUIRED_HEADERS = {"api-key", "store"}
 PROBLEM_JSON = "application/problem+json"
@@ -28,20 +31,77 @@ PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
 
 
 def openapi_document(app: FastAPI) -> dict[str, Any]:
+    """The Storefront API's document (the management API has its own)."""
     if app.openapi_schema:
         return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                         routes=app.routes)
-    _add_raw_parameters(app, schema)
+    routes = [r for r in iter_route_contexts(app.routes) if not _is_management(r)]
+    schema = _document(app, routes, app.title, app.description or "")
+    add_links(schema)
+    _add_payment_link_lookup(schema)
+    app.openapi_schema = schema
+    return schema
+
+
+_MANAGEMENT_DOCUMENT: dict[int, dict[str, Any]] = {}
+
+
+def management_document(app: FastAPI) -> dict[str, Any]:
+    """The management API's document: its operations, each with the permission it needs
+    (``x-kasse-permission``) and the bearer token scheme."""
+    kept = _MANAGEMENT_DOCUMENT.get(id(app))
+    if kept is not None:
+        return kept
+    routes = [r for r in iter_route_contexts(app.routes) if _is_management(r)]
+    schema = _document(app, routes, "kasse management API", MANAGEMENT_DESCRIPTION)
+    for route in iter_route_contexts(routes):
+        dependant = getattr(route, "dependant", None)
+        if dependant is None:
+            continue
+        permission = _permission(dependant)
+        for method in route.methods or ():
+            operation = schema.get("paths", {}).get(route.path_format, {}).get(method.lower())
+            if operation is not None:
+                operation["x-kasse-permission"] = permission.value if permission else None
+                operation["security"] = [{"managementToken": []}]
+    schema.setdefault("components", {}).setdefault("securitySchemes", {})[
+        "managementToken"] = {"type": "http", "scheme": "bearer",
+                              "description": "A management API token (`kasse token create`)"}
+    _MANAGEMENT_DOCUMENT[id(app)] = schema
+    return schema
+
+
+MANAGEMENT_DESCRIPTION = (
+    "The merchant's side of kasse: placed orders, their money, shipments and stock, "
+    "merchant webhooks, staff and tokens. Authenticate with `Authorization: Bearer "
+    "<management API token>`; each operation names the permission it needs "
+    "(`x-kasse-permission`). Every change takes an `Idempotency-Key` and, on an order, "
+    "`If-Match` with the order's ETag. Money is a decimal string. Errors are RFC 9457 "
+    "problem documents.")
+
+
+def _is_management(route: Any) -> bool:
+    return str(getattr(route, "path_format", "")).startswith(MANAGEMENT_PREFIX)
+
+
+def _permission(dependant: Dependant) -> Permission | None:
+    for sub in dependant.dependencies:
+        found = permission_of(sub.call) or _permission(sub)
+        if found is not None:
+            return found
+    return None
+
+
+def _document(app: FastAPI, routes: list[Any], title: str, description: str
+              ) -> dict[str, Any]:
+    schema = get_openapi(title=title, version=app.version, description=description,
+                         routes=routes)
+    _add_raw_parameters(routes, schema)
     for item in schema.get("paths", {}).values():
         for operation in item.values():
             _adjust(operation)
-    add_links(schema)
-    _add_payment_link_lookup(schema)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
-    app.openapi_schema = schema
     return schema
 
 
@@ -55,9 +115,9 @@ def _raw_parameters(dependant: Dependant) -> list[Param]:
     return found
 
 
-def _add_raw_parameters(app: FastAPI, schema: dict[str, Any]) -> None:
+def _add_raw_parameters(routes: list[Any], schema: dict[str, Any]) -> None:
     paths = schema.get("paths", {})
-    for route in iter_route_contexts(app.routes):
+    for route in iter_route_contexts(routes):
         dependant = getattr(route, "dependant", None)
         if dependant is None or not getattr(route, "include_in_schema", False):
             continue

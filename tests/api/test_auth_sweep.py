@@ -43,6 +43,7 @@ from kasse.adapters.db.database import Database
 from kasse.adapters.db.storage import SqlStorage
 from kasse.adapters.db.tables import products
 from kasse.api.app import create_app
+from kasse.api.management import MANAGEMENT_PREFIX
 from kasse.demo import DEMO_STORE_FILE
 from kasse.payments.testgateway_provider import MOUNT_PATH
 from kasse.services.store_import import import_store
@@ -125,8 +126,14 @@ def public(endpoint: Endpoint) -> bool:
     return endpoint.path in PUBLIC or endpoint.mount in PUBLIC
 
 
+def management_api(endpoint: Endpoint) -> bool:
+    """The management API takes management tokens, never the Api-Key: its routes are
+    tried with every kind of caller by tests/api/test_management_access.py instead."""
+    return endpoint.path.startswith(MANAGEMENT_PREFIX)
+
+
 def probed(app: FastAPI) -> list[Endpoint]:
-    return [e for e in served(list(app.routes)) if not public(e)]
+    return [e for e in served(list(app.routes)) if not public(e) and not management_api(e)]
 
 
 # --- the demo store's records a probe names ---------------------------------------------------

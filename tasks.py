@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The two commands a newcomer needs, using nothing but python3 and pip.
 
-    python3 tasks.py run     set up .venv, migrate, load the demo store, serve on :8080
+    python3 tasks.py run     set up .venv, migrate, load the demo store, make its first
+                             owner (printed once), serve on :8080
     python3 tasks.py test    set up .venv with test tools (and Debian's chromium for the
                              browser tests) and run the whole suite
     python3 tasks.py bench   run the benchmarks (see the README's performance section)
@@ -84,6 +85,9 @@ def run(args: list[str]) -> int:
     kasse = BIN / "kasse"
     _sh(kasse, "migrate")
     _sh(kasse, "demo")
+    # The demo's first owner and their management token: printed on the first start only.
+    _sh(kasse, "staff", "init", "owner@demo.example", "--name", "Demo owner",
+        "--token-name", "demo")
     print("\nkasse serves the demo store on http://127.0.0.1:8080 (Ctrl+C stops it);\n"
           "its demo storefront is at http://127.0.0.1:8080/demo\n", flush=True)
     # The demo's card payments go to the simulated test gateway, served by kasse itself.

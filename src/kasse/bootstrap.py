@@ -31,17 +31,20 @@ from kasse.adapters.db.storage import SqlStorage
 from kasse.adapters.db.webhook_repository import SqlWebhookStorage, on_outbox_commit
 from kasse.adapters.http.webhook_sender import HttpWebhookSender
 from kasse.adapters.metrics import PrometheusMetrics
+from kasse.adapters.passwords import Argon2Passwords
 from kasse.config import Settings
 from kasse.domain.store import StoreConfig
 from kasse.domain.webhooks import RetryPolicy
 from kasse.payments.registry import ProviderRegistry
 from kasse.payments.testgateway import GatewayConfig, create_gateway_app
 from kasse.payments.testgateway_provider import TEST_GATEWAY
+from kasse.services.api_tokens import ApiTokens
 from kasse.services.catalog import StoreDirectory
 from kasse.services.checkout import Checkout
 from kasse.services.order_management import OrderManagement
 from kasse.services.orders import Orders
 from kasse.services.ports import Storage
+from kasse.services.staff import StaffAccounts
 from kasse.services.webhook_endpoints import WebhookEndpoints
 from kasse.services.webhooks import WebhookDeliveries, WebhookWorker
 
@@ -169,6 +172,10 @@ class Container:
     """The shop's actions on placed orders (status, notes, tags, shipments, money)."""
     payment_providers: ProviderRegistry
     webhook_endpoints: WebhookEndpoints
+    staff: StaffAccounts
+    """Staff accounts: add, disable, passwords, sign-in."""
+    api_tokens: ApiTokens
+    """Management API tokens: create (shown once), list, revoke."""
     gateway: MountedGateway | None
     """The simulated test gateway this process serves, if any."""
 
@@ -209,13 +216,14 @@ async def bootstrap(settings: Settings | None = None, *, db: Database | None = N
         providers = payment_providers(settings, gateway)
         checkout = Checkout(storage, stores, providers,
                             token_ttl=timedelta(minutes=settings.checkout_token_minutes))
+        staff = StaffAccounts(storage, stores, Argon2Passwords())
         kasse = Container(
             settings=settings, database=database, storage=storage, stores=stores,
             orders=Orders(storage), checkout=checkout,
             order_management=OrderManagement(storage, stores, checkout.provider_for),
             payment_providers=providers,
             webhook_endpoints=WebhookEndpoints(SqlWebhookStorage(database)),
-            gateway=gateway)
+            staff=staff, api_tokens=ApiTokens(storage, staff), gateway=gateway)
         async with AsyncExitStack() as stack:
             if gateway is not None:
                 gateway.config.merchants.update(test_gateway_merchants(await stores.warm_up()))

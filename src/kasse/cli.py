@@ -1,5 +1,5 @@
 """The ``kasse`` command: serve, migrate, import, demo, openapi, payment-link, cleanup,
-webhook, worker."""
+webhook, worker, payment, stock, staff, token."""
 
 from __future__ import annotations
 
@@ -254,6 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
     from kasse.cli_stock import add_commands as add_stock_commands
 
     add_stock_commands(commands)  # stock list|adjust
+
+    from kasse.cli_staff import add_commands as add_staff_commands
+
+    add_staff_commands(commands)  # staff add|list|…, token create|list|revoke
     return parser
 
 

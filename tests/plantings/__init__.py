@@ -50,6 +50,8 @@ QUEUEING = ("tests/integration/test_order_concurrency.py::"
 STALE = ("tests/integration/test_order_concurrency.py::"
          "test_saving_a_stale_copy_is_refused_and_changes_nothing",)
 STOCK_RACE = ("tests/integration/test_stock_race.py",)
+MATRIX = ("tests/api/test_management_access.py::"
+          "test_every_operation_is_open_to_exactly_the_callers_allowed")
 BOTH = frozenset({"sqlite", "postgresql"})
 POSTGRESQL = frozenset({"postgresql"})
 
@@ -110,4 +112,33 @@ PLANTINGS = (
         (('statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"',
           'statement = "BEGIN"'),),
         RACES + QUEUEING, frozenset({"sqlite"})),
+    Planting(
+        "support may manage staff and tokens",
+        "a read-only support token adds staff, resets an owner's password, makes tokens",
+        "src/kasse/domain/access.py",
+        (("    Role.SUPPORT: _READ,\n", "    Role.SUPPORT: _READ | {Permission.STAFF},\n"),),
+        (MATRIX,), BOTH),
+    Planting(
+        "a disabled staff member's tokens still work",
+        "someone who left keeps acting through the tokens they made",
+        "src/kasse/adapters/db/access_repository.py",
+        (("if row is None or row.revoked_at is not None or row.staff_disabled:",
+          "if row is None or row.revoked_at is not None:"),),
+        (MATRIX,), BOTH),
+    Planting(
+        "a store's owner manages staff of every store",
+        "the owner of one store resets the password of an owner of all stores and takes "
+        "over the shop",
+        "src/kasse/services/staff.py",
+        (("            and not within(viewer, found[0].role, found[0].store_ids):",
+          "            and False:"),),
+        (MATRIX,), BOTH),
+    Planting(
+        "no lock on the owners while one is disabled",
+        "two owners disabled at the same moment leave the shop without an owner",
+        "src/kasse/adapters/db/access_repository.py",
+        ((".order_by(staff.c.id).with_for_update())).all()",
+          ".order_by(staff.c.id))).all()"),),
+        ("tests/integration/test_staff_passwords.py::"
+         "test_two_owners_disabled_at_once_leave_one",), POSTGRESQL),
 )

@@ -85,6 +85,9 @@ class Principal:
     role: Role
     store_ids: frozenset[UUID] | None
     """The stores it may act on; ``None``: every store."""
+    staff_id: UUID | None = None
+    """The staff member it is (or whose token it is), if any: what it creates belongs to
+    that member too."""
 
     @property
     def key(self) -> str:

@@ -28,7 +28,8 @@ COMMAND_LINE = Actor(CLI)
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
-    store_id: UUID
+    store_id: UUID | None
+    """The store acted on; ``None`` for what belongs to no store (staff, tokens)."""
     action: str
     """What was done, e.g. ``order.refunded`` or ``stock.adjusted``."""
     actor_kind: str
@@ -43,7 +44,7 @@ class AuditEntry:
     id: UUID = field(default_factory=uuid4)
 
     @classmethod
-    def of(cls, actor: Actor, action: str, store_id: UUID, at: datetime, *,
+    def of(cls, actor: Actor, action: str, store_id: UUID | None, at: datetime, *,
            order_id: UUID | None = None, detail: dict[str, Any] | None = None,
            version_before: int | None = None, version_after: int | None = None
            ) -> AuditEntry:

@@ -5,6 +5,7 @@ running, a second waits its turn."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -26,9 +27,11 @@ class KeyInUse(Conflict):
     code = "idempotency_key_in_use"
 
 
-def request_fingerprint(method: str, path: str, body: bytes) -> str:
-    """What makes two requests "the same": method, path (with the order id) and body."""
-    digest = hashlib.sha256()
+def request_fingerprint(method: str, path: str, body: bytes, key: bytes = b"") -> str:
+    """What makes two requests "the same": method, path (with the order id) and body,
+    keyed with the server's secret so that the stored fingerprint of a body that carries
+    a secret cannot be tried against guesses."""
+    digest = hmac.new(key, digestmod=hashlib.sha256)
     for part in (method.upper().encode(), path.encode("utf-8", "surrogateescape"), body):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)

@@ -19,6 +19,7 @@ from kasse.domain.idempotency import KeptAnswer
 from kasse.domain.order import Order
 from kasse.domain.order_management import OrderNote, StatusChange
 from kasse.domain.payment_operations import PaymentRecord
+from kasse.domain.staff import ApiToken, StaffMember
 from kasse.domain.stock import Needs, Shortage, StockLevel
 from kasse.domain.store import Product, Store, StoreConfig
 from kasse.domain.store_definition import SavedDefinition, StoreDefinition
@@ -180,11 +181,66 @@ class OrderRecords(Protocol):
 
 
 class AccessRepository(Protocol):
-    """Staff accounts and management API tokens."""
+    """Staff accounts and management API tokens, with the audit log of their changes in
+    the same transaction."""
+
+    @property
+    def audit(self) -> AuditLog: ...
 
     async def principal_for_token(self, digest: str, now: datetime) -> Principal | None:
         """Whom a token with this digest acts as: ``None`` when it is unknown, revoked,
         expired, or belongs to a disabled staff member."""
+
+    async def any_staff(self) -> bool: ...
+
+    async def add_staff(self, member: StaffMember, password_hash: str) -> None:
+        """Raises ``Conflict`` when the email is taken."""
+
+    async def staff_member(self, *, staff_id: UUID | None = None, email: str | None = None
+                           ) -> tuple[StaffMember, str] | None:
+        """A member by id or (normalised) email, with their password hash."""
+
+    async def all_staff(self) -> list[StaffMember]: ...
+
+    async def active_owners(self) -> list[UUID]:
+        """The enabled owners, locked until the transaction ends where the database can."""
+
+    async def set_disabled(self, staff_id: UUID, disabled: bool) -> None: ...
+
+    async def set_password(self, staff_id: UUID, password_hash: str, at: datetime) -> None: ...
+
+    async def signed_in(self, staff_id: UUID, at: datetime,
+                        password_hash: str | None = None) -> None:
+        """Record a sign-in (and the password's new hash, when it was rehashed)."""
+
+    async def add_token(self, token: ApiToken, digest: str) -> None:
+        """Store a token by its digest. An expired token holding the name is revoked;
+        raises ``Conflict`` when a working token holds it."""
+
+    async def tokens(self) -> list[ApiToken]:
+        """Every token, working ones first, newest first."""
+
+    async def token(self, *, token_id: UUID | None = None, name: str | None = None
+                    ) -> ApiToken | None:
+        """A token by id, or the token not revoked that holds ``name``."""
+
+    async def revoke_token(self, token_id: UUID, at: datetime) -> bool:
+        """False when it was revoked already."""
+
+
+class PasswordHasher(Protocol):
+    """Staff passwords: a maintained password-hashing library behind three calls. They
+    are slow on purpose (CPU and memory): the use cases run them in a worker thread."""
+
+    def hash(self, password: str) -> str:
+        """A salted hash of ``password``."""
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        """Whether ``password`` matches; with ``None`` (no such account) False, after
+        about as long as a real check takes."""
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """Whether the hash was made with other parameters than today's."""
 
 
 class IdempotencyStore(Protocol):

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 
 from kasse.adapters.db.types import ScaledDecimal
@@ -608,6 +609,11 @@ api_tokens = Table(
     Column("expires_at", DateTime(timezone=True)),
     Column("last_used_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
+    # A name is held by one token not revoked (an expired one is revoked when its name
+    # is given again), so that staff can revoke by name.
+    Index("uq_api_tokens_live_name", "name", unique=True,
+          sqlite_where=text("revoked_at IS NULL"),
+          postgresql_where=text("revoked_at IS NULL")),
 )
 
 # Who changed what through the management API, with the order's version before and after.
@@ -615,7 +621,7 @@ audit_entries = Table(
     "audit_entries",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column("store_id", Uuid, nullable=False),
+    Column("store_id", Uuid),  # NULL: what belongs to no store (staff, tokens)
     Column("order_id", Uuid),
     Column("actor_kind", String(20), nullable=False),  # token, staff or cli
     Column("actor_id", String(100)),

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, Request
 from starlette.responses import Response
 
@@ -66,13 +67,18 @@ class Action:
         self.expected_version = expected_version
         """The order version the caller saw (``If-Match``); ``None``: not checked."""
 
-    async def run(self, work: Callable[[], Awaitable[Any]], *, status: int = 200
-                  ) -> Response:
-        """Do ``work`` once per key and answer its JSON body (kept for retries)."""
+    async def run(self, work: Callable[[], Awaitable[Any]], *, status: int = 200,
+                  shown_once: tuple[str, ...] = ()) -> Response:
+        """Do ``work`` once per key and answer its JSON body (kept for retries).
+
+        ``shown_once``: top-level fields of the answer that only this request gets (a new
+        token, a generated password): the kept answer has them ``null``, so that no
+        secret is stored in clear and a retry does not show it again."""
         storage = app_state(self.request).container.storage
         principal = self.actor.principal.key
         fingerprint = request_fingerprint(self.request.method, self.request.url.path,
-                                          await self.request.body())
+                                          await self.request.body(),
+                                          app_state(self.request).container.secret_key)
         now = datetime.now(UTC)
         async with storage.idempotency() as kept_answers:
             kept = await kept_answers.claim(principal, self.key, fingerprint, now)
@@ -96,10 +102,12 @@ class Action:
         headers = {name: value for name, value in response.headers.items()
                    if name in KEPT_HEADERS}
         headers["content-type"] = response.headers.get("content-type", "application/json")
+        body = bytes(response.body)
+        if shown_once and response.status_code < 300:
+            body = _without(body, shown_once)
         async with storage.idempotency() as kept_answers:
             await kept_answers.complete(principal, self.key, response.status_code,
-                                        bytes(response.body).decode(), headers,
-                                        datetime.now(UTC))
+                                        body.decode(), headers, datetime.now(UTC))
         return response
 
     async def _answer(self, work: Callable[[], Awaitable[Any]], status: int) -> Response:
@@ -115,6 +123,13 @@ class Action:
         if isinstance(body, dict) and isinstance(body.get("version"), int):
             headers["ETag"] = etag(body["version"])
         return JsonResponse(body, status_code=status, headers=headers)
+
+
+def _without(body: bytes, fields: tuple[str, ...]) -> bytes:
+    answer = orjson.loads(body)
+    if isinstance(answer, dict):
+        answer.update({field: None for field in fields if field in answer})
+    return orjson.dumps(answer)
 
 
 async def _forget(storage: Storage, principal: str, key: str) -> None:

@@ -24,7 +24,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table('audit_entries',
     sa.Column('id', sa.Uuid(), nullable=False),
-    sa.Column('store_id', sa.Uuid(), nullable=False),
+    sa.Column('store_id', sa.Uuid(), nullable=True),
     sa.Column('order_id', sa.Uuid(), nullable=True),
     sa.Column('actor_kind', sa.String(length=20), nullable=False),
     sa.Column('actor_id', sa.String(length=100), nullable=True),
@@ -87,6 +87,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
     )
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.create_index('uq_api_tokens_live_name', ['name'], unique=True, sqlite_where=sa.text('revoked_at IS NULL'), postgresql_where=sa.text('revoked_at IS NULL'))
+
     op.create_table('fulfilments',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('order_id', sa.Uuid(), nullable=False),
@@ -219,6 +222,9 @@ def downgrade() -> None:
         batch_op.drop_index('ix_fulfilments_order')
 
     op.drop_table('fulfilments')
+    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+        batch_op.drop_index('uq_api_tokens_live_name')
+
     op.drop_table('api_tokens')
     op.drop_table('staff')
     with op.batch_alter_table('idempotency_records', schema=None) as batch_op:

@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from kasse.adapters.db.database import Database
-from kasse.adapters.db.tables import audit_entries, order_payments, outbox_events
+from kasse.adapters.db.tables import audit_entries, order_payments, orders, outbox_events
 from kasse.api.app import create_app
 from tests.api.conftest import BASE, make_settings
 from tests.api.test_inline_checkout import cart, confirm, initialize
@@ -165,3 +165,8 @@ def payments(db_url: str, order_id: str) -> list[dict[str, Any]]:
     return _rows(db_url, select(order_payments)
                  .where(order_payments.c.order_id == UUID(order_id))
                  .order_by(order_payments.c.created_at))
+
+
+def order_row(db_url: str, order_id: str) -> dict[str, Any]:
+    (row,) = _rows(db_url, select(orders).where(orders.c.id == UUID(order_id)))
+    return row

@@ -10,10 +10,13 @@ gross price × quantity.
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 from fastapi.testclient import TestClient
 
+from kasse.adapters.config_file import read_config_file
+from kasse.demo import DEMO_STORE_FILE
 from tests.api.placed_orders import (
     at_gateway,
     audit,
@@ -21,13 +24,16 @@ from tests.api.placed_orders import (
     client,
     events,
     invoice_order,
+    order_row,
     payments,
     problem,
     staff,
     storefront_order,
     topics,
 )
+from tests.api.test_cart_reads_across_processes import reimport
 from tests.api.test_inline_checkout import on_hand
+from tests.api.test_inline_verification import SECRET
 
 __all__ = ["client"]  # the fixture
 
@@ -228,3 +234,44 @@ def test_refund_amounts_are_decimal_strings_or_numbers(client: TestClient,
     done = owner.ok(f"/orders/{order_id}/refunds", {"amount": 1.1}, 201)
     assert done["refund"]["amount"] == "1.10"
     assert Decimal(done["refundable"]) == Decimal("36.55")
+
+
+def test_a_gateway_that_refuses_or_does_not_answer_leaves_the_money_as_it_was(
+        client: TestClient, demo_db_url: str) -> None:
+    owner = staff(client, demo_db_url)
+    order_id, _, payment_id = card_order(client, demo_db_url)
+    # Captured at the gateway behind kasse's back: kasse's capture is refused there.
+    behind = client.post(f"/testgateway/api/payments/{payment_id}/capture",
+                         headers={"Authorization": f"Bearer kasse-demo:{SECRET}"})
+    assert behind.status_code == 200, behind.text
+    refused = problem(owner.act(f"/orders/{order_id}/capture"), 409,
+                      "the payment gateway refused the capture")
+    assert "only authorized payments can be captured" in refused["detail"]
+    stored = storefront_order(client, order_id)
+    assert stored["transactionInfo"]["paymentStatus"] == "Authorized"
+
+    # The gateway out of reach: a 502, the refund recorded as failed and its amount free.
+    data = read_config_file(DEMO_STORE_FILE).data
+    card = next(m for m in data["paymentMethods"] if m["alias"] == "card")
+    card["settings"]["GatewayUrl"] = "http://127.0.0.1:9"
+    reimport(demo_db_url, data)
+    time.sleep(1.1)  # the store's configuration is looked at again after a second
+    problem(owner.act(f"/orders/{order_id}/cancel"), 502, "did not answer the void",
+            "check the payment at the gateway")
+    after = owner.ok(f"/orders/{order_id}/tags", {"add": ["checked"]})
+    assert (after["paymentStatus"], after["canceledAt"]) == ("Authorized", None)
+    assert [(p["kind"], p["status"]) for p in payments(demo_db_url, order_id)] == [
+        ("capture", "failed"), ("void", "failed")]
+    assert [e["action"] for e in audit(demo_db_url, order_id)] == [
+        "order.capture_failed", "order.cancel_failed", "order.tags_changed"]
+
+
+def test_placing_an_order_keeps_its_total_and_customer_for_the_lists(
+        client: TestClient, demo_db_url: str) -> None:
+    order_id, _ = invoice_order(client)
+    row = order_row(demo_db_url, order_id)
+    assert (row["total_price"], row["captured_amount"], row["refunded_amount"]) == (
+        Decimal("37.65"), None, 0)  # an invoice is not paid yet
+    assert (row["customer_name"], row["customer_email"]) == ("erika mustermann",
+                                                             "erika@example.com")
+    assert row["fulfilment_status"] == "unfulfilled"

@@ -316,8 +316,12 @@ class PaymentActions(OrderActions):
         done = await self._act(config, order_id, None, record)
         if answer.error is not None:
             if answer.technical:
-                raise GatewayUnavailable(f"the payment gateway is not available: "
-                                         f"{answer.error}; nothing was done")
+                # Whether the gateway acted is unknown: kasse lets go of what it held (the
+                # gateway still refuses more than it took) and says what to check.
+                raise GatewayUnavailable(
+                    f"the payment gateway did not answer the {call.record.kind.value}: "
+                    f"{answer.error}; kasse recorded it as failed: check the payment at the "
+                    "gateway before trying again")
             raise PaymentOperationRefused(f"the payment gateway refused the "
                                           f"{call.record.kind.value}: {answer.error}")
         return done

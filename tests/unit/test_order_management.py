@@ -36,8 +36,7 @@ from kasse.domain.payment_operations import (
     check_capture,
     check_payment,
 )
-from kasse.domain.placed_order import LineQuantity, NotPlaced
-from kasse.domain.placed_order import OrderCanceled as Canceled
+from kasse.domain.placed_order import AlreadyCanceled, LineQuantity, NotPlaced
 from kasse.domain.refunds import (
     RefundPlan,
     RefundRequest,
@@ -344,10 +343,10 @@ def test_cancel_restocks_what_was_not_shipped_and_says_what_was() -> None:
     assert [(line.sku, units) for line, units in restocked] == [("TENT", 2), ("TEE", 2)]
     assert order.canceled_at == NOW
     assert [type(e) for e in order.events][-2:] == [OrderStatusChanged, OrderCanceled]
-    with pytest.raises(Canceled, match="cannot be canceled again"):
+    with pytest.raises(AlreadyCanceled, match="cannot be canceled again"):
         plan_cancel(order, config, restock=True, reason=None, can_void=True,
                     can_refund=True)
-    with pytest.raises(Canceled, match="cannot be fulfilled"):
+    with pytest.raises(AlreadyCanceled, match="cannot be fulfilled"):
         fulfil(order, None, NOW + timedelta(minutes=1), uuid4)
     no_restock = plan_cancel(placed(), config, restock=False, reason=None, can_void=True,
                              can_refund=True)

@@ -25,7 +25,9 @@ class NotPlaced(Conflict):
     code = "order_not_placed"
 
 
-class OrderCanceled(Conflict):
+class AlreadyCanceled(Conflict):
+    """The order was canceled: it is not canceled again, shipped, captured or paid."""
+
     code = "order_canceled"
 
 
@@ -53,7 +55,7 @@ def ensure_placed(order: Order) -> None:
 
 def ensure_not_canceled(order: Order, doing: str) -> None:
     if order.canceled_at is not None:
-        raise OrderCanceled(f"order {label(order)} was canceled at "
+        raise AlreadyCanceled(f"order {label(order)} was canceled at "
                             f"{order.canceled_at.isoformat()}; it cannot be {doing}")
 
 

@@ -41,6 +41,9 @@ CAPABILITY = {PaymentOperationKind.CAPTURE: CAPTURE, PaymentOperationKind.VOID: 
               PaymentOperationKind.REFUND: REFUND}
 """The provider capability each operation needs."""
 
+EARLIER_REFUNDS = "kasseRefunds"
+"""Order (server-side) property: refunds of the order made before the records were kept."""
+
 RETURNED, CANCELED = "returned", "canceled"
 """Stock ledger causes: units a refund puts back, units a cancel puts back."""
 
@@ -168,7 +171,10 @@ class OrderActions:
         number (one more than the order's records of that kind, counted under the
         order's lock: the next refund gets a new one, a retry of this one the same)."""
         done = [r for r in await unit.records.payments(order.id) if r.kind is kind]
-        return f"{payer.reference}-{kind.value}-{len(done) + 1}"
+        # Refunds made before kasse kept records were counted on the order instead.
+        before = (int(order.server_properties.get(EARLIER_REFUNDS, "0") or 0)
+                  if kind is PaymentOperationKind.REFUND else 0)
+        return f"{payer.reference}-{kind.value}-{max(len(done), before) + 1}"
 
 
 async def _paying_attempt(unit: OrderUnit, order: Order) -> CheckoutAttempt | None:

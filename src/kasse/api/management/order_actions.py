@@ -52,11 +52,11 @@ DecimalText = Annotated[Decimal, BeforeValidator(_decimal),
                                         "examples": ["12.50"]})]
 
 
-class Body_(BaseModel):
+class ActionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class LineBody(Body_):
+class LineBody(ActionBody):
     lineId: UUID = Field(description="A top-level line of the order (a bundle's line, not "
                                      "its items)")
     quantity: DecimalText
@@ -68,35 +68,35 @@ def _lines(given: list[LineBody] | None) -> tuple[LineQuantity, ...] | None:
     return tuple(LineQuantity(line.lineId, line.quantity) for line in given)
 
 
-class StatusBody(Body_):
+class StatusBody(ActionBody):
     status: str = Field(max_length=200, description="One of the store's order statuses, "
                                                     "by id or alias")
 
 
-class NoteBody(Body_):
+class NoteBody(ActionBody):
     body: str = Field(max_length=20000, description="Up to 5000 printable characters")
 
 
-class TagsBody(Body_):
+class TagsBody(ActionBody):
     add: list[str] = Field(default_factory=list, max_length=100)
     remove: list[str] = Field(default_factory=list, max_length=100)
 
 
-class ReplaceTagsBody(Body_):
+class ReplaceTagsBody(ActionBody):
     tags: list[str] = Field(max_length=100)
 
 
-class CaptureBody(Body_):
+class CaptureBody(ActionBody):
     amount: DecimalText | None = Field(None, description="Default: all that was authorized")
 
 
-class PaymentBody(Body_):
+class PaymentBody(ActionBody):
     amount: DecimalText | None = Field(None, description="Default: the order's amount due")
     reference: str = Field(max_length=1000, description="The payment's reference, e.g. "
                                                          "the bank transfer's")
 
 
-class RefundBody(Body_):
+class RefundBody(ActionBody):
     amount: DecimalText | None = Field(
         None, description="Default: what the lines cost, or without lines all that is left")
     lines: list[LineBody] | None = Field(None, min_length=1, max_length=500)
@@ -106,12 +106,12 @@ class RefundBody(Body_):
                                             "of asking the payment provider")
 
 
-class CancelBody(Body_):
+class CancelBody(ActionBody):
     reason: str | None = Field(None, max_length=2000)
     restock: bool = Field(True, description="Put the units not shipped back into stock")
 
 
-class FulfilmentBody(Body_):
+class FulfilmentBody(ActionBody):
     lines: list[LineBody] | None = Field(None, min_length=1, max_length=500,
                                          description="Default: everything left to ship")
     carrier: str | None = Field(None, max_length=1000)

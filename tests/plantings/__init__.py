@@ -141,4 +141,14 @@ PLANTINGS = (
           ".order_by(staff.c.id))).all()"),),
         ("tests/integration/test_staff_passwords.py::"
          "test_two_owners_disabled_at_once_leave_one",), POSTGRESQL),
+    Planting(
+        "refunds under way do not count against what is refundable",
+        "refunds racing each other are all asked of the gateway: more than was captured is "
+        "given back wherever the gateway does not refuse it",
+        "src/kasse/domain/refunds.py",
+        (("    left = captured - (order.refunded_amount or ZERO) - "
+          "(order.refund_pending_amount or ZERO)",
+          "    left = captured - (order.refunded_amount or ZERO)"),),
+        ("tests/integration/test_order_actions_race.py::"
+         "test_twenty_partial_refunds_at_once_never_refund_more_than_was_captured",), BOTH),
 )

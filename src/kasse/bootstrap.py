@@ -25,10 +25,13 @@ from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 
 from kasse.adapters.db.database import Database
+from kasse.adapters.db.email_repository import SqlEmailStorage
 from kasse.adapters.db.migrate import upgrade_engine
 from kasse.adapters.db.outage import unavailable
 from kasse.adapters.db.storage import SqlStorage
 from kasse.adapters.db.webhook_repository import SqlWebhookStorage, on_outbox_commit
+from kasse.adapters.email.files import FileTransport
+from kasse.adapters.email.smtp import SmtpTransport
 from kasse.adapters.http.webhook_sender import HttpWebhookSender
 from kasse.adapters.metrics import PrometheusMetrics
 from kasse.adapters.passwords import Argon2Passwords
@@ -41,9 +44,11 @@ from kasse.payments.testgateway_provider import TEST_GATEWAY
 from kasse.services.api_tokens import ApiTokens
 from kasse.services.catalog import StoreDirectory
 from kasse.services.checkout import Checkout
+from kasse.services.email_messages import EmailMessages
+from kasse.services.emails import EmailDeliveries, EmailWorker
 from kasse.services.order_management import OrderManagement
 from kasse.services.orders import Orders
-from kasse.services.ports import Storage
+from kasse.services.ports import EmailTransport, Storage
 from kasse.services.staff import StaffAccounts
 from kasse.services.webhook_endpoints import WebhookEndpoints
 from kasse.services.webhooks import WebhookDeliveries, WebhookWorker
@@ -51,7 +56,8 @@ from kasse.services.webhooks import WebhookDeliveries, WebhookWorker
 __all__ = [
     "DATABASE_ERROR", "Container", "Database", "MountedGateway", "api_keys", "bootstrap",
     "database_unavailable", "payment_providers", "process_metrics", "run_with_container",
-    "running_webhook_worker", "secret_key", "test_gateway_merchants",
+    "email_transport", "running_email_worker", "running_webhook_worker", "secret_key",
+    "test_gateway_merchants",
 ]
 
 log = logging.getLogger("kasse")
@@ -176,6 +182,8 @@ class Container:
     """Staff accounts: add, disable, passwords, sign-in."""
     api_tokens: ApiTokens
     """Management API tokens: create (shown once), list, revoke."""
+    emails: EmailMessages
+    """The shopper's emails as staff see them: attempts, resends, previews."""
     gateway: MountedGateway | None
     """The simulated test gateway this process serves, if any."""
 
@@ -223,7 +231,9 @@ async def bootstrap(settings: Settings | None = None, *, db: Database | None = N
             order_management=OrderManagement(storage, stores, checkout.provider_for),
             payment_providers=providers,
             webhook_endpoints=WebhookEndpoints(SqlWebhookStorage(database)),
-            staff=staff, api_tokens=ApiTokens(storage, staff), gateway=gateway)
+            staff=staff, api_tokens=ApiTokens(storage, staff),
+            emails=EmailMessages(SqlEmailStorage(database), storage, stores),
+            gateway=gateway)
         async with AsyncExitStack() as stack:
             if gateway is not None:
                 gateway.config.merchants.update(test_gateway_merchants(await stores.warm_up()))
@@ -288,3 +298,49 @@ async def running_webhook_worker(kasse: Container) -> AsyncIterator[None]:
                 task.cancel()
                 with suppress(asyncio.CancelledError):
                     await task
+
+
+def email_transport(settings: Settings) -> EmailTransport:
+    """The mail server of the settings, or ``.eml`` files in the data folder without one."""
+    if not settings.smtp_host:
+        return FileTransport(settings.email_dir)
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    return SmtpTransport(settings.smtp_host, settings.smtp_port or None,
+                         security=settings.smtp_security,
+                         username=settings.smtp_username or None, password=password,
+                         timeout=settings.smtp_timeout_seconds,
+                         ca_file=settings.smtp_ca_file or None)
+
+
+EMAIL_STOP_SECONDS = 40.0
+"""How long stopping waits for messages being handed over (each SMTP step is cut at
+``KASSE_SMTP_TIMEOUT_SECONDS``)."""
+
+
+@asynccontextmanager
+async def running_email_worker(kasse: Container) -> AsyncIterator[None]:
+    """A worker sending the shopper's emails in this process's event loop while the block
+    runs; on exit it finishes the messages being handed over and records them."""
+    settings = kasse.settings
+    transport = email_transport(settings)
+    if not settings.smtp_host:
+        log.info("no SMTP settings (KASSE_SMTP_HOST): the shopper's emails are written to "
+                 "%s", settings.email_dir.resolve())
+    deliveries = EmailDeliveries(
+        SqlEmailStorage(kasse.database), kasse.storage, kasse.stores, transport,
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+        policy=RetryPolicy(base=timedelta(seconds=settings.email_retry_base_seconds)),
+        lease=timedelta(seconds=settings.email_lease_seconds))
+    worker = EmailWorker(deliveries, poll_interval=settings.email_poll_seconds)
+    stop_waking = on_outbox_commit(kasse.database.engine, worker.wake)
+    task = asyncio.create_task(worker.run(), name="kasse-email-worker")
+    try:
+        yield
+    finally:
+        stop_waking()
+        worker.stop()
+        done, _ = await asyncio.wait({task}, timeout=EMAIL_STOP_SECONDS)
+        if not done:  # a lease left behind runs out (a mark: the message is unconfirmed)
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task

@@ -1,5 +1,5 @@
 """The ``kasse`` command: serve, migrate, import, demo, openapi, payment-link, cleanup,
-webhook, worker, payment, stock, staff, token."""
+webhook, worker, payment, stock, staff, token, email."""
 
 from __future__ import annotations
 
@@ -38,19 +38,22 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 
 def _import(path: str, *, set_stock: bool = False) -> int:
     from kasse.adapters.config_file import ConfigFileError, read_config_file
+    from kasse.adapters.email.template_folder import read_email_templates
     from kasse.bootstrap import run_with_container
     from kasse.services.store_import import StoreFileInvalid, dotted_location, import_store
 
     settings = _settings()
     try:
         document = read_config_file(path)
+        templates = read_email_templates(document)
     except ConfigFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
     async def run(kasse: Container) -> int:
         try:
-            result = await import_store(kasse.storage, document.data, set_stock=set_stock)
+            result = await import_store(kasse.storage, document.data, set_stock=set_stock,
+                                        templates=templates)
         except StoreFileInvalid as exc:
             print(f"error: {document.path} is not a valid store file; nothing was changed:",
                   file=sys.stderr)
@@ -258,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     from kasse.cli_staff import add_commands as add_staff_commands
 
     add_staff_commands(commands)  # staff add|list|…, token create|list|revoke
+    from kasse.cli_emails import add_commands as add_email_commands
+
+    add_email_commands(commands)  # email list|resend|preview
     return parser
 
 

@@ -63,8 +63,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     deliveries.add_argument("--limit", type=int, default=50)
     deliveries.set_defaults(func=cmd_deliveries)
 
-    worker = commands.add_parser("worker", help="deliver merchant webhooks until stopped "
-                                                "(SIGTERM or Ctrl+C)")
+    worker = commands.add_parser("worker", help="deliver merchant webhooks and the "
+                                                "shopper's emails until stopped (SIGTERM or "
+                                                "Ctrl+C)")
     worker.set_defaults(func=cmd_worker)
 
 
@@ -193,7 +194,7 @@ def _delivery_row(report: DeliveryReport) -> tuple[str, ...]:
 
 def cmd_worker(_: argparse.Namespace) -> int:
     from kasse import logs
-    from kasse.bootstrap import bootstrap, running_webhook_worker
+    from kasse.bootstrap import bootstrap, running_email_worker, running_webhook_worker
 
     settings = Settings()
     logs.configure(settings.log_level, settings.log_format)
@@ -204,8 +205,10 @@ def cmd_worker(_: argparse.Namespace) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         # Migrates first when KASSE_AUTO_MIGRATE says so.
-        async with bootstrap(settings) as kasse, running_webhook_worker(kasse):
-            log.info("kasse worker delivers merchant webhooks; SIGTERM or Ctrl+C stops it")
+        async with bootstrap(settings) as kasse, running_webhook_worker(kasse), \
+                running_email_worker(kasse):
+            log.info("kasse worker delivers merchant webhooks and the shopper's emails; "
+                     "SIGTERM or Ctrl+C stops it")
             await stop.wait()
             log.info("kasse worker stopping: finishing the requests under way")
 

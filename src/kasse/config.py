@@ -76,6 +76,30 @@ class Settings(BaseSettings):
                               "with each failure, up to an hour")
     webhook_concurrency: int = Field(8, ge=1, description="Webhook requests one worker "
                                                           "sends at a time")
+    smtp_host: str = Field("", description="Mail server for the shopper's emails; without "
+                                           "it they are written as .eml files to "
+                                           "data_dir/emails")
+    smtp_port: int = Field(0, ge=0, le=65535,
+                           description="default: 587 (starttls), 465 (tls) or 25 (none)")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="starttls: upgrade a plain connection (required); tls: "
+                                "TLS from the start; none: plain text (a local relay only)")
+    smtp_username: str = Field("", description="Login name, if the server wants one")
+    smtp_password: SecretStr | None = Field(None, description="Login password (never logged)")
+    smtp_timeout_seconds: float = Field(30, gt=0, description="Limit for each SMTP step")
+    smtp_ca_file: str = Field("", description="CA certificates to check the server's "
+                                              "certificate with (default: the system's)")
+    email_worker: bool = Field(
+        True, description="Send the shopper's emails from every `kasse serve` worker (off: "
+                          "only `kasse worker` processes send them)")
+    email_poll_seconds: float = Field(
+        1.0, gt=0, description="How often an email worker looks for messages to send")
+    email_retry_base_seconds: float = Field(
+        60, gt=0, description="Wait after an email's first failed attempt; it doubles with "
+                              "each failure, up to an hour")
+    email_lease_seconds: float = Field(
+        120, gt=0, description="How long a worker holds a message it sends; a worker that "
+                               "died is taken over after it")
     opentelemetry: bool = Field(
         False, description="Report each request's trace, metrics and logs through "
                            "OpenTelemetry's global providers, when opentelemetry-api is "
@@ -107,6 +131,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'kasse.db').resolve()}"
+
+    @property
+    def email_dir(self) -> Path:
+        """Where messages go as .eml files when no mail server is set."""
+        return self.data_dir / "emails"
 
     @property
     def api_key_file(self) -> Path:

@@ -170,3 +170,17 @@ def payments(db_url: str, order_id: str) -> list[dict[str, Any]]:
 def order_row(db_url: str, order_id: str) -> dict[str, Any]:
     (row,) = _rows(db_url, select(orders).where(orders.c.id == UUID(order_id)))
     return row
+
+
+def outbox_moments(db_url: str, order_id: str) -> dict[str, Any]:
+    """When each topic's events about the order were recorded (a list where several)."""
+    rows = _rows(db_url, select(outbox_events.c.topic, outbox_events.c.created_at)
+                 .where(outbox_events.c.aggregate_id == UUID(order_id))
+                 .order_by(outbox_events.c.created_at))
+    moments: dict[str, Any] = {}
+    for row in rows:
+        if row["topic"] == "payment.refunded":
+            moments.setdefault(row["topic"], []).append(row["created_at"])
+        else:
+            moments[row["topic"]] = row["created_at"]
+    return moments

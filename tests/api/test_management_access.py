@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from kasse.adapters.db.database import Database
-from kasse.adapters.db.tables import api_tokens, audit_entries, orders
+from kasse.adapters.db.tables import api_tokens, audit_entries, email_messages, orders
 from kasse.api.app import create_app
 from kasse.api.management import MANAGEMENT_PREFIX
 from kasse.bootstrap import bootstrap
@@ -58,6 +59,8 @@ class World:
     order_email: str
     staff_id: str
     token_id: str
+    email_id: str = ""
+    """The order's confirmation email."""
 
 
 Body = Callable[[World, str], Any]
@@ -93,6 +96,10 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/tokens"): Call("staff:manage", body=lambda world, unique: {
         "name": f"matrix-{unique}", "role": "support", "expiresInDays": 1}),
     ("DELETE", "/tokens/{tokenId}"): Call("staff:manage", names_the_store=True),
+    ("GET", "/orders/{orderId}/emails"): Call("orders:read"),
+    ("GET", "/orders/{orderId}/emails/preview"): Call(
+        "orders:read", query=lambda world: {"type": "confirmation"}),
+    ("POST", "/emails/{emailId}/resend"): Call("emails:resend", names_the_store=True),
     # The actions on the world's placed order (an unpaid invoice), tried in the document's
     # order: cancel, capture, fulfilments, notes, payments, refunds, status, tags.
     ("POST", "/orders/{orderId}/cancel"): Call(
@@ -122,6 +129,7 @@ PATH_VALUES: dict[str, Callable[[World], str]] = {
     "orderId": lambda world: world.order_id,
     "staffId": lambda world: world.staff_id,
     "tokenId": lambda world: world.token_id,
+    "emailId": lambda world: world.email_id,
 }
 """A real value for each path parameter; a new one is taught here."""
 
@@ -138,7 +146,8 @@ READS = {"orders:read", "stock:read", "webhooks:read", "audit:read"}
 MAY: dict[Role, set[str]] = {
     Role.OWNER: {p.value for p in Permission},
     Role.MANAGER: {p.value for p in Permission} - {"staff:manage"},
-    Role.FULFILMENT: READS | {"orders:note", "orders:fulfil", "stock:adjust"},
+    Role.FULFILMENT: READS | {"orders:note", "orders:fulfil", "stock:adjust",
+                              "emails:resend"},
     Role.SUPPORT: READS,
 }
 """What each role may do, as the product says it (owner: everything; manager: all but
@@ -230,6 +239,19 @@ def callers(db_url: str) -> tuple[dict[str, dict[str, str]], World]:
     return headers, World("", "", "", staff_id, token_id)
 
 
+def confirmation_email(db_url: str, order_id: uuid.UUID) -> str:
+    """The id of the order's confirmation email, once the app's worker has made it."""
+    async def find(conn: Any) -> Any:
+        return (await conn.execute(select(email_messages.c.id).where(
+            email_messages.c.order_id == order_id))).scalar()
+
+    deadline = time.monotonic() + 20
+    while (found := database(db_url, find)) is None:
+        assert time.monotonic() < deadline, "the order's confirmation email was not made"
+        time.sleep(0.1)
+    return str(found)
+
+
 @pytest.fixture
 def matrix(demo_db_url: str, tmp_path: Path) -> Iterator[Matrix]:
     import_other_store(demo_db_url)
@@ -244,7 +266,8 @@ def matrix(demo_db_url: str, tmp_path: Path) -> Iterator[Matrix]:
                                        .where(orders.c.id == uuid.UUID(order.order_id)))).one()
 
         store_id, email = database(demo_db_url, placed)
-        world = World(str(store_id), order.order_id, email, world.staff_id, world.token_id)
+        world = World(str(store_id), order.order_id, email, world.staff_id, world.token_id,
+                      confirmation_email(demo_db_url, uuid.UUID(order.order_id)))
         document = client.get(f"{MANAGEMENT_PREFIX}/openapi.json").json()
         yield Matrix(client, demo_db_url, world, headers, document)
 

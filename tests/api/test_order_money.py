@@ -25,6 +25,7 @@ from tests.api.placed_orders import (
     events,
     invoice_order,
     order_row,
+    outbox_moments,
     payments,
     problem,
     staff,
@@ -198,6 +199,9 @@ def test_cancel_refunds_a_capture_and_keeps_what_was_shipped(client: TestClient,
                                       "quantity": "2"}]
     assert on_hand(demo_db_url, "rain-jacket-m") == jackets  # it is with the shopper
     assert on_hand(demo_db_url, "camp-mug") == mugs + 2
+    # The cancel's refund and the cancel are one moment: the shopper hears of them once.
+    moments = outbox_moments(demo_db_url, order_id)
+    assert moments["order.canceled"] == moments["payment.refunded"][-1]
 
 
 def test_an_unpaid_invoice_is_canceled_without_a_gateway(client: TestClient,

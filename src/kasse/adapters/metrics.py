@@ -32,6 +32,7 @@ KNOWN = {
     "checkouts_started": ("Checkouts started (token or initialize)", ("kind",)),
     "orders_finalized": ("Orders finalized", ("kind",)),
     "webhook_deliveries_failed": ("Merchant webhook delivery attempts that failed", ()),
+    "emails_failed": ("Attempts to send a shopper's email that failed", ()),
     "rate_limited": ("Requests refused by a rate limit", ("route",)),
 }
 

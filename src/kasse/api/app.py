@@ -37,6 +37,7 @@ from kasse.bootstrap import (
     bootstrap,
     database_unavailable,
     process_metrics,
+    running_email_worker,
     running_webhook_worker,
 )
 from kasse.config import Settings
@@ -95,6 +96,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
                     operations.housekeeping_task(kasse.storage, settings))
                 if settings.webhook_worker:
                     await stack.enter_async_context(running_webhook_worker(kasse))
+                if settings.email_worker:
+                    await stack.enter_async_context(running_email_worker(kasse))
                 yield  # background work ends before the container closes the database
 
     app = FastAPI(title="kasse Storefront API", version=__version__, description=DESCRIPTION,

@@ -25,7 +25,8 @@ class Role(StrEnum):
     FULFILMENT = "fulfilment"
     """Ships orders and keeps stock: reads orders, adds notes, fulfils, adjusts stock."""
     SUPPORT = "support"
-    """Answers customers: reads everything a manager can read, changes nothing."""
+    """Answers customers: reads everything a manager can read, changes nothing (it may
+    resend a shopper's email)."""
 
 
 class Permission(StrEnum):
@@ -42,6 +43,8 @@ class Permission(StrEnum):
     WEBHOOKS_READ = "webhooks:read"
     WEBHOOKS_REDELIVER = "webhooks:redeliver"
     AUDIT_READ = "audit:read"
+    EMAILS_RESEND = "emails:resend"
+    """Send a shopper's email again (reading them is ``orders:read``)."""
     STAFF = "staff:manage"
     """Staff accounts and management API tokens."""
 
@@ -53,7 +56,7 @@ ALLOWED: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(Permission),
     Role.MANAGER: frozenset(Permission) - {Permission.STAFF},
     Role.FULFILMENT: _READ | {Permission.ORDERS_NOTE, Permission.FULFIL,
-                              Permission.STOCK_ADJUST},
+                              Permission.STOCK_ADJUST, Permission.EMAILS_RESEND},
     Role.SUPPORT: _READ,
 }
 """The one table of what each role may do."""

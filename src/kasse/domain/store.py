@@ -14,6 +14,7 @@ from typing import TypeVar
 from uuid import UUID
 
 from kasse.domain.discounts import Discount, DiscountCode
+from kasse.domain.emails import EmailSettings
 from kasse.domain.money import RoundingMethod
 
 
@@ -33,6 +34,8 @@ class Store:
     config_version: int = 1
     stock_hold_minutes: int = 15
     """How long a checkout holds the order's stock."""
+    emails: EmailSettings = field(default_factory=EmailSettings)
+    """Sender, reply-to, BCC, languages and templates of the shopper's emails."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -226,12 +227,15 @@ class PaymentActions(OrderActions):
             else:
                 voided(order, now, cause=f"void:{record.id}")
         return await self._canceled(unit, config, order, plan, record, currency, actor,
-                                    before, new_record=True)
+                                    before, now, new_record=True)
 
     async def _canceled(self, unit: OrderUnit, config: StoreConfig, order: Order,
                         plan: CancelPlan, record: PaymentRecord | None, currency: Currency,
-                        actor: Actor, before: int, *, new_record: bool) -> Done:
-        now = self.clock()
+                        actor: Actor, before: int, now: datetime, *, new_record: bool
+                        ) -> Done:
+        """Finish the cancel at ``now``, the moment its payment was given back: the
+        refund's and the cancel's events are one moment (the shopper's emails tell them
+        as one)."""
         change, restocked = finish_cancel(order, config, plan, now, self.new_id,
                                           actor.name, currency_code=currency.code)
         await unit.orders.save(order)
@@ -345,7 +349,7 @@ class PaymentActions(OrderActions):
                    if kind is REFUND else [])
         if call.cancel is not None:
             return await self._canceled(unit, config, order, call.cancel, record, currency,
-                                        actor, call.version_before, new_record=False)
+                                        actor, call.version_before, now, new_record=False)
         await unit.orders.save(order)
         await unit.records.save_payment(record)
         await self._restock(unit, config, order, restock, RETURNED, actor)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from decimal import Decimal
@@ -13,6 +13,7 @@ from kasse.domain.access import Principal
 from kasse.domain.audit import AuditEntry
 from kasse.domain.checkout import CheckoutAttempt
 from kasse.domain.discounts import CodeUsage, GiftCard
+from kasse.domain.emails import EmailAttempt, EmailMessage, Outgoing, SendOutcome
 from kasse.domain.events import DomainEvent
 from kasse.domain.fulfilment import Shipment
 from kasse.domain.idempotency import KeptAnswer
@@ -386,3 +387,73 @@ class WebhookStorage(Protocol):
 class WebhookSender(Protocol):
     async def send(self, message: WebhookMessage) -> AttemptOutcome:
         """POST the signed event; never raises for the receiver's failures."""
+
+
+class EmailRepository(Protocol):
+    """The shopper's emails: the relay of outbox events into messages, the messages with
+    their leases, and their attempts."""
+
+    async def has_unemailed_events(self) -> bool:
+        """Whether an outbox event waits to be made into emails (a cheap read)."""
+
+    async def unemailed_events(self, limit: int) -> list[OutboxEvent]:
+        """The oldest such events (locked against other relays where the database can)."""
+
+    async def add_messages(self, messages: Sequence[EmailMessage]) -> None:
+        """Insert messages; one that exists already (same event and type) is kept."""
+
+    async def mark_emailed(self, event_ids: Sequence[UUID], at: datetime) -> None: ...
+
+    async def due(self, now: datetime, limit: int) -> list[UUID]:
+        """Messages that may be claimed now (``EmailMessage.claimable``), oldest first."""
+
+    async def cut_off(self, now: datetime, limit: int) -> list[UUID]:
+        """Messages whose attempt was cut off mid hand-over (``EmailMessage.cut_off``)."""
+
+    async def claim(self, email_id: UUID, lease: str, now: datetime, until: datetime
+                    ) -> bool:
+        """Lease a claimable message; False when another worker has it or it is not due."""
+
+    async def message(self, email_id: UUID) -> EmailMessage | None:
+        """A message to update (row-locked where the database can)."""
+
+    async def save(self, message: EmailMessage) -> None: ...
+
+    async def add_attempt(self, attempt: EmailAttempt) -> None: ...
+
+    async def event(self, event_id: UUID) -> OutboxEvent | None: ...
+
+    async def latest_event(self, order_id: UUID, topic: str) -> OutboxEvent | None:
+        """The order's newest outbox event of ``topic``."""
+
+    async def order_by_number(self, store_id: UUID, number: str) -> UUID | None: ...
+
+    async def order_store(self, order_id: UUID) -> UUID | None:
+        """The store of an order (``None``: no such order)."""
+
+    async def messages(self, *, order_id: UUID | None = None,
+                       store_ids: Sequence[UUID] | None = None,
+                       statuses: Sequence[str] | None = None, limit: int = 100
+                       ) -> list[EmailMessage]:
+        """Newest first."""
+
+    async def attempts(self, email_ids: Sequence[UUID]) -> list[EmailAttempt]: ...
+
+
+class EmailStorage(Protocol):
+    def emails(self, *, write: bool) -> AbstractAsyncContextManager[EmailRepository]:
+        """One transaction (committed at the end when ``write``)."""
+
+
+class EmailTransport(Protocol):
+    """Where messages go: a mail server, or files."""
+
+    @property
+    def via(self) -> str:
+        """``smtp://host:port`` or the folder of the files, for the attempt records."""
+
+    async def send(self, outgoing: Outgoing, handing_over: Callable[[], Awaitable[bool]]
+                   ) -> SendOutcome:
+        """Hand the message over once. ``handing_over`` is awaited right before the
+        message itself is sent (after connecting and naming sender and recipients); when
+        it answers False nothing is sent. Never raises for the server's failures."""

@@ -16,6 +16,7 @@ from typing import Any, NewType
 from pydantic import ValidationError
 
 from kasse.domain.errors import DomainError
+from kasse.services.store_email_checks import check_emails
 from kasse.services.store_file import SettingEntry, StoreFile
 
 Loc = tuple[str | int, ...]
@@ -45,12 +46,13 @@ def dotted_location(loc: Loc) -> str:
 
 
 
-def validate_store_file(data: Any, environ: Mapping[str, str] | None = None
-                        ) -> CheckedStoreFile:
+def validate_store_file(data: Any, environ: Mapping[str, str] | None = None, *,
+                        templates: Mapping[str, str] | None = None) -> CheckedStoreFile:
     """Parse and cross-check a store file; raises ``StoreFileInvalid`` listing every problem.
 
     A setting read from the environment (``{env: NAME}``) must be set in ``environ``
-    (this process's environment unless given)."""
+    (this process's environment unless given). ``templates``: the email templates of the
+    folder the file names (``emails.templates``), by name, as read beside the file."""
     if not isinstance(data, dict):
         raise StoreFileInvalid([((), "the file must hold a mapping with a 'store' section")])
     try:
@@ -60,6 +62,7 @@ def validate_store_file(data: Any, environ: Mapping[str, str] | None = None
             (tuple(err["loc"]), _message(err)) for err in exc.errors(include_url=False)
         ]) from None
     problems = _cross_check(parsed, os.environ if environ is None else environ)
+    problems += check_emails(parsed, templates)
     if problems:
         raise StoreFileInvalid(problems)
     return CheckedStoreFile(parsed)

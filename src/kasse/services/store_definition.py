@@ -22,6 +22,7 @@ from kasse.domain.discounts import (
     Reward,
     RewardTarget,
 )
+from kasse.domain.emails import EmailSettings
 from kasse.domain.money import RoundingMethod
 from kasse.domain.store import (
     AllowedCountry,
@@ -58,10 +59,14 @@ def new_store_id(alias: str) -> UUID:
     return uuid.uuid5(NAMESPACE, f"store:{alias.lower()}")
 
 
-def define_store(checked: CheckedStoreFile, store_id: UUID) -> StoreDefinition:
-    """The store a checked store file defines, with id ``store_id``. The checks
+def define_store(checked: CheckedStoreFile, store_id: UUID,
+                 templates: Mapping[str, str] | None = None) -> StoreDefinition:
+    """The store a checked store file defines, with id ``store_id`` (``templates``: those
+    of its email templates folder, checked with the file). The checks
     (``validate_store_file``) are what make it a valid ``StoreDefinition``."""
-    return _Builder(checked, store_id).definition()
+    builder = _Builder(checked, store_id)
+    builder.templates = dict(templates or {})
+    return builder.definition()
 
 
 def _slug(text: str) -> str:
@@ -78,6 +83,7 @@ class _Builder:
     def __init__(self, f: StoreFile, store_id: UUID) -> None:
         self.f = f
         self.store_id = store_id
+        self.templates: dict[str, str] = {}
         self.currency_id = {c.code: self.id("currency", c.code, given=c.id)
                             for c in f.currencies}
         self.country_id = {c.code: self.id("country", c.code, given=c.id)
@@ -149,7 +155,18 @@ class _Builder:
             cart_number_template=s.cartNumberTemplate,
             order_number_template=s.orderNumberTemplate,
             rounding_method=RoundingMethod(s.roundingMethod),
-            stock_hold_minutes=s.stockHoldMinutes)
+            stock_hold_minutes=s.stockHoldMinutes, emails=self.emails())
+
+    def emails(self) -> EmailSettings:
+        e = self.f.emails
+        methods = {m.alias.lower(): m.alias for m in self.f.paymentMethods}
+        return EmailSettings(
+            sender=e.sender, reply_to=e.replyTo, bcc=tuple(e.bcc),
+            default_language=e.defaultLanguage,
+            templates=MappingProxyType(dict(sorted(self.templates.items()))),
+            payment_instructions=MappingProxyType({
+                methods.get(alias.lower(), alias): MappingProxyType(dict(texts))
+                for alias, texts in e.paymentInstructions.items()}))
 
     def currencies(self) -> tuple[Currency, ...]:
         return tuple(

@@ -313,6 +313,28 @@ class GiftCardEntry(_Model):
     active: bool = True
 
 
+LanguageCode = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
+                                                pattern=r"^[a-z]{2,3}$")]
+
+
+class EmailsSection(_Model):
+    """The shopper's emails: who they come from, who gets a copy, which language an order
+    without one of the store's languages gets, and the templates the store overrides."""
+
+    sender: str | None = None
+    """``Shop <shop@example.com>``; without it the store sends no emails."""
+    replyTo: str | None = None
+    bcc: list[str] = Field(default_factory=list, max_length=10)
+    defaultLanguage: LanguageCode = "en"
+    templates: str | None = None
+    """A folder, relative to the store file, whose templates replace kasse's own
+    (``de/confirmation.html``, ``layout.html`` …); read and checked at import."""
+    paymentInstructions: dict[Alias, dict[LanguageCode, Annotated[
+        str, StringConstraints(min_length=1, max_length=2000)]]] = Field(default_factory=dict)
+    """Payment method alias -> language -> what the confirmation asks the shopper to do
+    (``{orderNumber}`` and ``{amount}`` are filled in)."""
+
+
 class StoreFile(_Model):
     """A whole store: the file is the truth for everything in the store it names."""
 
@@ -327,3 +349,4 @@ class StoreFile(_Model):
     discounts: list[DiscountEntry] = Field(default_factory=list)
     giftCards: list[GiftCardEntry] = Field(default_factory=list)
     """Issued gift cards: an import adds or updates them but never withdraws one."""
+    emails: EmailsSection = Field(default_factory=EmailsSection)

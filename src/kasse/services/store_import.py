@@ -10,6 +10,7 @@ nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -68,17 +69,18 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-async def import_store(storage: Storage, data: Any, *, set_stock: bool = False
-                       ) -> ImportResult:
+async def import_store(storage: Storage, data: Any, *, set_stock: bool = False,
+                       templates: Mapping[str, str] | None = None) -> ImportResult:
     """Validate ``data`` (a parsed store file) and make the store's configuration match
     it, atomically. Stock on hand is set for products and variants the import creates;
-    with ``set_stock``, for every product and variant the file lists."""
-    checked = validate_store_file(data)
+    with ``set_stock``, for every product and variant the file lists. ``templates``: the
+    email templates of the folder the file names, by name (checked with the file)."""
+    checked = validate_store_file(data, templates=templates)
     alias = checked.store.alias
     try:
         async with storage.writing() as writer:
             store_id = await writer.store_id_for(alias, checked.store.id)
-            definition = define_store(checked, store_id or new_store_id(alias))
+            definition = define_store(checked, store_id or new_store_id(alias), templates)
             saved = await writer.save(definition, set_stock=set_stock)
     except Conflict as exc:
         raise StoreFileInvalid([((), exc.detail)]) from None

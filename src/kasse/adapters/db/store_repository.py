@@ -17,6 +17,7 @@ from kasse.adapters.db import tables as t
 from kasse.adapters.db.stock_repository import available_of, reserved_of
 from kasse.adapters.db.types import utc
 from kasse.domain.discounts import Discount, DiscountCode, DiscountKind, Reward, RewardTarget
+from kasse.domain.emails import EmailSettings
 from kasse.domain.money import RoundingMethod
 from kasse.domain.store import (
     AllowedCountry,
@@ -70,7 +71,33 @@ def _store(row: Row[Any]) -> Store:
         order_number_template=row.order_number_template,
         rounding_method=RoundingMethod(row.rounding_method), config_version=row.config_version,
         stock_hold_minutes=row.stock_hold_minutes,
+        emails=email_settings(row.emails),
     )
+
+
+def email_settings(stored: Any) -> EmailSettings:
+    """The ``stores.emails`` document as the store's email settings."""
+    if not stored:
+        return EmailSettings()
+    return EmailSettings(
+        sender=stored.get("sender"), reply_to=stored.get("replyTo"),
+        bcc=tuple(stored.get("bcc") or ()),
+        default_language=stored.get("defaultLanguage") or "en",
+        templates=MappingProxyType(dict(stored.get("templates") or {})),
+        payment_instructions=MappingProxyType({
+            alias: MappingProxyType(dict(texts))
+            for alias, texts in (stored.get("paymentInstructions") or {}).items()}))
+
+
+def email_document(settings: EmailSettings) -> dict[str, Any] | None:
+    """The store's email settings as kept in ``stores.emails`` (``None``: none set)."""
+    if settings == EmailSettings():
+        return None
+    return {"sender": settings.sender, "replyTo": settings.reply_to,
+            "bcc": list(settings.bcc), "defaultLanguage": settings.default_language,
+            "templates": dict(sorted(settings.templates.items())),
+            "paymentInstructions": {alias: dict(texts) for alias, texts
+                                    in sorted(settings.payment_instructions.items())}}
 
 
 async def find_store_row(conn: AsyncConnection, id_or_alias: str) -> tuple[UUID, int] | None:

@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from kasse.adapters.db import tables as t
 from kasse.adapters.db.stock_repository import IMPORT, SqlStockRepository
+from kasse.adapters.db.store_repository import email_document
 from kasse.domain.store import AllowedCountry, StoreConfig
 from kasse.domain.store_definition import (
     SavedDefinition,
@@ -215,6 +216,7 @@ def _rows(definition: StoreDefinition) -> dict[str, list[Row]]:
         "order_number_template": s.order_number_template,
         "rounding_method": s.rounding_method.value,
         "stock_hold_minutes": s.stock_hold_minutes,
+        "emails": email_document(s.emails),
     })
     for c in config.currencies:
         rows["currencies"].append({

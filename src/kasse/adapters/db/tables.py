@@ -55,6 +55,9 @@ stores = Table(
     Column("order_number_template", String(100), nullable=False),
     Column("rounding_method", String(10), nullable=False),
     Column("stock_hold_minutes", Integer, nullable=False, server_default="15"),
+    # The store file's ``emails`` section: sender, reply-to, BCC, default language,
+    # payment instructions and the templates it overrides (their text, read at import).
+    Column("emails", JSON),
     # Bumped by every import: processes cache a store's configuration per version.
     Column("config_version", Integer, nullable=False, default=1),
 )
@@ -444,7 +447,10 @@ outbox_events = Table(
     Column("delivered_at", DateTime(timezone=True)),
     # One event per topic and aggregate where it must happen once (e.g. order.finalized).
     Column("dedupe_key", String(200), unique=True),
+    # When the shopper's emails were made of it (relayed apart from the webhooks).
+    Column("emailed_at", DateTime(timezone=True)),
     Index("ix_outbox_events_pending", "delivered_at", "created_at"),
+    Index("ix_outbox_events_unemailed", "emailed_at", "created_at"),
 )
 
 
@@ -724,4 +730,62 @@ order_status_changes = Table(
     Column("actor", String(320)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_order_status_changes_order", "order_id", "created_at"),
+)
+
+
+# --- the shopper's emails --------------------------------------------------------------
+
+# One message per outbox event and type, rendered once (``mime``) and handed to the mail
+# server over as many attempts as it takes; ``handing_over_since`` is set, and committed,
+# just before an attempt hands the message over (see domain/emails.py).
+email_messages = Table(
+    "email_messages",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("store_id", Uuid, nullable=False),
+    Column("order_id", Uuid, nullable=False),
+    Column("event_id", Uuid, ForeignKey("outbox_events.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("resends", Integer, nullable=False, default=0, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("handing_over_since", DateTime(timezone=True)),
+    Column("first_attempt_at", DateTime(timezone=True)),
+    Column("last_attempt_at", DateTime(timezone=True)),
+    Column("last_error", String(500)),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("message_id", String(250)),
+    Column("language", String(20)),
+    Column("subject", String(500)),
+    Column("recipient", String(320)),
+    Column("mail_from", String(320)),
+    Column("rcpt_to", JSON),
+    Column("mime", Text),
+    UniqueConstraint("event_id", "type", name="uq_email_messages_event_type"),
+    Index("ix_email_messages_due", "status", "next_attempt_at"),
+    Index("ix_email_messages_order", "order_id", "created_at"),
+)
+
+# Every attempt of a message, with what the mail server answered.
+email_attempts = Table(
+    "email_attempts",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("email_id", Uuid, ForeignKey("email_messages.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("attempted_at", DateTime(timezone=True), nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("code", Integer),
+    Column("detail", String(500)),
+    Column("worker", String(100), nullable=False),
+    Column("via", String(300), nullable=False),
+    Index("ix_email_attempts_email", "email_id", "number"),
 )

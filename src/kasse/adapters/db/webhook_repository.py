@@ -267,20 +267,23 @@ def on_outbox_commit(engine: AsyncEngine, callback: Callable[[], None]) -> Calla
     that the webhook worker wakes at once instead of at its next poll. Returns a function
     that stops it."""
     sync_engine = engine.sync_engine
+    # A mark of its own: the webhook and the email workers both listen, and each must see
+    # the commit.
+    written = f"{_OUTBOX_WRITTEN}:{uuid4().hex}"
 
     def executed(conn: Any, clause: Any, *_: Any) -> None:
         if isinstance(clause, Insert) and clause.table is outbox_events:
-            conn.info[_OUTBOX_WRITTEN] = True
+            conn.info[written] = True
 
     # A connection lost in the middle of a transaction is rolled back invalidated: its
     # ``info`` went with it, and asking for it would raise over the error that lost it.
     def committed(conn: Any) -> None:
-        if not conn.invalidated and conn.info.pop(_OUTBOX_WRITTEN, False):
+        if not conn.invalidated and conn.info.pop(written, False):
             callback()
 
     def rolled_back(conn: Any) -> None:
         if not conn.invalidated:
-            conn.info.pop(_OUTBOX_WRITTEN, None)
+            conn.info.pop(written, None)
 
     listeners = (("after_execute", executed), ("commit", committed),
                  ("rollback", rolled_back))

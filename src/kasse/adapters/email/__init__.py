@@ -1,0 +1,1 @@
+"""Where the shopper's emails go: a mail server over SMTP, or ``.eml`` files."""

@@ -46,6 +46,7 @@ from kasse.services.catalog import StoreDirectory
 from kasse.services.checkout import Checkout
 from kasse.services.email_messages import EmailMessages
 from kasse.services.emails import EmailDeliveries, EmailWorker
+from kasse.services.order_management import OrderManagement
 from kasse.services.orders import Orders
 from kasse.services.ports import EmailTransport, Storage
 from kasse.services.staff import StaffAccounts
@@ -173,6 +174,8 @@ class Container:
     stores: StoreDirectory
     orders: Orders
     checkout: Checkout
+    order_management: OrderManagement
+    """The shop's actions on placed orders (status, notes, tags, shipments, money)."""
     payment_providers: ProviderRegistry
     webhook_endpoints: WebhookEndpoints
     staff: StaffAccounts
@@ -219,12 +222,13 @@ async def bootstrap(settings: Settings | None = None, *, db: Database | None = N
         storage = SqlStorage(database)
         stores = StoreDirectory(storage)
         providers = payment_providers(settings, gateway)
+        checkout = Checkout(storage, stores, providers,
+                            token_ttl=timedelta(minutes=settings.checkout_token_minutes))
         staff = StaffAccounts(storage, stores, Argon2Passwords())
         kasse = Container(
             settings=settings, database=database, storage=storage, stores=stores,
-            orders=Orders(storage),
-            checkout=Checkout(storage, stores, providers,
-                              token_ttl=timedelta(minutes=settings.checkout_token_minutes)),
+            orders=Orders(storage), checkout=checkout,
+            order_management=OrderManagement(storage, stores, checkout.provider_for),
             payment_providers=providers,
             webhook_endpoints=WebhookEndpoints(SqlWebhookStorage(database)),
             staff=staff, api_tokens=ApiTokens(storage, staff),

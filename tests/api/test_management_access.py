@@ -123,6 +123,28 @@ CALLS: dict[tuple[str, str], Call] = {
                                                                   names_the_store=True),
     ("POST", "/webhooks/deliveries/redeliver-failed"): Call(
         "webhooks:redeliver", body=lambda world, unique: {}),
+    # The actions on the world's placed order (an unpaid invoice), tried in the document's
+    # order: cancel, capture, fulfilments, notes, payments, refunds, status, tags.
+    ("POST", "/orders/{orderId}/cancel"): Call(
+        "payments:write", body=lambda world, unique: {"reason": "x" * 501},
+        succeeds="canceling the world's one order would refuse the operations tried after "
+                 "it (so its reason is too long); test_order_money cancels orders"),
+    ("POST", "/orders/{orderId}/capture"): Call(
+        "payments:write", succeeds="the world's order is paid by invoice, whose provider "
+                                   "cannot capture"),
+    ("POST", "/orders/{orderId}/fulfilments"): Call("orders:fulfil"),
+    ("POST", "/orders/{orderId}/notes"): Call(
+        "orders:note", body=lambda world, unique: {"body": f"note {unique}"}),
+    ("POST", "/orders/{orderId}/payments"): Call(
+        "payments:write", body=lambda world, unique: {"reference": f"BANK-{unique}"}),
+    ("POST", "/orders/{orderId}/refunds"): Call(
+        "payments:write", body=lambda world, unique: {"amount": "1.00"}),
+    ("POST", "/orders/{orderId}/status"): Call(
+        "orders:edit", body=lambda world, unique: {"status": "processing"}),
+    ("POST", "/orders/{orderId}/tags"): Call(
+        "orders:edit", body=lambda world, unique: {"add": [f"tag-{unique}"]}),
+    ("PUT", "/orders/{orderId}/tags"): Call(
+        "orders:edit", body=lambda world, unique: {"tags": [f"tag-{unique}"]}),
 }
 """Every operation of the management API, by method and path (after the prefix)."""
 
@@ -140,9 +162,6 @@ PATH_VALUES: dict[str, Callable[[World], str]] = {
 NOT_IN_THE_DOCUMENT: dict[str, str] = {
     f"{MANAGEMENT_PREFIX}/openapi.json": "the management API's description (public)",
     f"{MANAGEMENT_PREFIX}/docs": "its documentation page, rendered from openapi.json",
-    f"{MANAGEMENT_PREFIX}/order/{{orderId}}/payment/{{operation}}":
-        "the storefront-key payment route of before the management API; it goes when "
-        "the management API's payment operations replace it",
 }
 """Routes under the management prefix that are not operations of its document."""
 

@@ -227,6 +227,132 @@ class PaymentStatusChanged(DomainEvent):
                 "amount": _amount(self.amount), "currency": self.currency}
 
 
+# --- what the shop does with a placed order (the management API and commands) -----------
+
+
+def _lines(lines: tuple[tuple[UUID, str, Decimal], ...]) -> list[dict[str, str]]:
+    return [{"lineId": str(line_id), "sku": sku, "quantity": f"{quantity:f}"}
+            for line_id, sku, quantity in lines]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderStatusChanged(DomainEvent):
+    """The shop moved the order to another of the store's order statuses."""
+
+    topic: ClassVar[str] = "order.status_changed"
+    status_id: UUID | None
+    status_alias: str | None
+    previous_id: UUID | None
+    previous_alias: str | None
+
+    def payload(self) -> dict[str, Any]:
+        def status(status_id: UUID | None, alias: str | None) -> dict[str, str] | None:
+            return None if status_id is None else {"id": str(status_id), "alias": alias or ""}
+        return {"orderId": str(self.order_id), "orderNumber": self.order_number,
+                "orderStatus": status(self.status_id, self.status_alias),
+                "previousOrderStatus": status(self.previous_id, self.previous_alias)}
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFulfilled(DomainEvent):
+    """A shipment of some or all of the order's lines left."""
+
+    topic: ClassVar[str] = "order.fulfilled"
+    fulfilment_id: UUID
+    lines: tuple[tuple[UUID, str, Decimal], ...]
+    """(line id, sku, quantity shipped)."""
+    carrier: str | None
+    tracking_number: str | None
+    tracking_url: str | None
+    fulfilment_status: str
+
+    @property
+    def dedupe_key(self) -> str | None:
+        return f"{self.topic}:{self.fulfilment_id}"
+
+    def payload(self) -> dict[str, Any]:
+        return {"orderId": str(self.order_id), "orderNumber": self.order_number,
+                "fulfilmentId": str(self.fulfilment_id), "lines": _lines(self.lines),
+                "carrier": self.carrier, "trackingNumber": self.tracking_number,
+                "trackingUrl": self.tracking_url, "fulfilmentStatus": self.fulfilment_status}
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCanceled(DomainEvent):
+    """The shop canceled the order: its payment voided or refunded, its lines restocked."""
+
+    topic: ClassVar[str] = "order.canceled"
+    reason: str | None
+    payment: str | None
+    """What was done with the payment: ``voided``, ``refunded``, or ``None``."""
+    refunded: Decimal | None
+    currency: str | None
+    restocked: tuple[tuple[UUID, str, Decimal], ...]
+
+    @property
+    def dedupe_key(self) -> str | None:
+        return f"{self.topic}:{self.order_id}"
+
+    def payload(self) -> dict[str, Any]:
+        return {"orderId": str(self.order_id), "orderNumber": self.order_number,
+                "reason": self.reason, "payment": self.payment,
+                "refunded": _amount(self.refunded), "currency": self.currency,
+                "restocked": _lines(self.restocked)}
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentCaptured(DomainEvent):
+    """Money was taken for the order: an authorization captured, or a payment recorded
+    by hand (``manual``, e.g. an invoice paid by bank transfer)."""
+
+    topic: ClassVar[str] = "payment.captured"
+    record_id: UUID
+    transaction_id: str | None
+    amount: Decimal
+    currency: str | None
+    manual: bool
+    reference: str | None
+
+    @property
+    def dedupe_key(self) -> str | None:
+        return f"{self.topic}:{self.record_id}"
+
+    def payload(self) -> dict[str, Any]:
+        return {"orderId": str(self.order_id), "orderNumber": self.order_number,
+                "paymentId": str(self.record_id), "transactionId": self.transaction_id,
+                "amount": f"{self.amount:f}", "currency": self.currency,
+                "manual": self.manual, "reference": self.reference}
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRefunded(DomainEvent):
+    """Money was given back: through the payment's provider, or recorded by hand."""
+
+    topic: ClassVar[str] = "payment.refunded"
+    refund_id: UUID
+    transaction_id: str | None
+    amount: Decimal
+    currency: str | None
+    manual: bool
+    reason: str | None
+    lines: tuple[tuple[UUID, str, Decimal], ...]
+    refunded_total: Decimal
+    payment_status: PaymentStatus | None
+
+    @property
+    def dedupe_key(self) -> str | None:
+        return f"{self.topic}:{self.refund_id}"
+
+    def payload(self) -> dict[str, Any]:
+        return {"orderId": str(self.order_id), "orderNumber": self.order_number,
+                "refundId": str(self.refund_id), "transactionId": self.transaction_id,
+                "amount": f"{self.amount:f}", "currency": self.currency,
+                "manual": self.manual, "reason": self.reason, "lines": _lines(self.lines),
+                "refundedTotal": f"{self.refunded_total:f}",
+                "paymentStatus": None if self.payment_status is None
+                else self.payment_status.value}
+
+
 @dataclass(frozen=True, slots=True)
 class StockAdjusted(Event):
     """Staff (or the command line) changed an item's stock on hand: a delivery received,
@@ -267,7 +393,8 @@ class StockAdjusted(Event):
 
 EVENTS: tuple[type[Event], ...] = (
     OrderFinalized, PaymentFailed, PaymentStatusChanged, StockShortfall, PaymentNotApplied,
-    PaymentGivenBack, PaymentGiveBackFailed, StockAdjusted)
+    PaymentGivenBack, PaymentGiveBackFailed, OrderStatusChanged, OrderFulfilled,
+    OrderCanceled, PaymentCaptured, PaymentRefunded, StockAdjusted)
 """Every kind of event the outbox records."""
 
 TOPICS = tuple(event.topic for event in EVENTS)

@@ -15,8 +15,11 @@ from kasse.domain.checkout import CheckoutAttempt
 from kasse.domain.discounts import CodeUsage, GiftCard
 from kasse.domain.emails import EmailAttempt, EmailMessage, Outgoing, SendOutcome
 from kasse.domain.events import Event
+from kasse.domain.fulfilment import Shipment
 from kasse.domain.idempotency import KeptAnswer
 from kasse.domain.order import Order
+from kasse.domain.order_management import OrderNote, StatusChange
+from kasse.domain.payment_operations import PaymentRecord
 from kasse.domain.staff import ApiToken, StaffMember
 from kasse.domain.stock import LedgerEntry, Needs, Shortage, StockLevel
 from kasse.domain.store import Product, Store, StoreConfig
@@ -68,6 +71,9 @@ class StoreWriter(Protocol):
 class OrderRepository(Protocol):
     async def get(self, store_id: UUID, order_id: UUID, *, for_update: bool = False
                   ) -> Order | None: ...
+
+    async def store_of(self, order_id: UUID) -> UUID | None:
+        """The store an order belongs to (``None``: no such order)."""
 
     async def add(self, order: Order) -> None: ...
 
@@ -142,8 +148,10 @@ class StockRepository(Protocol):
 
     async def adjust(self, store_id: UUID, item_id: UUID, is_variant: bool, delta: Decimal,
                      cause: str, at: datetime, *, reason: str | None = None,
-                     actor: str | None = None) -> Decimal | None:
-        """Change stock on hand with a ledger entry; ``None`` if it would go negative."""
+                     actor: str | None = None, order_id: UUID | None = None
+                     ) -> Decimal | None:
+        """Change stock on hand with a ledger entry (about ``order_id``, e.g. units
+        returned); ``None`` if it would go negative."""
 
     async def on_hand(self, item_id: UUID, is_variant: bool) -> Decimal | None:
         """Stock on hand, the item locked until the unit of work ends (``None``: unknown
@@ -172,6 +180,25 @@ class AuditLog(Protocol):
     async def entries(self, *, store_ids: list[UUID] | None, order_id: UUID | None = None,
                       before: datetime | None = None, limit: int = 100) -> list[AuditEntry]:
         """Newest first: an order's entries, or those of the stores (``None``: all)."""
+
+
+class OrderRecords(Protocol):
+    """What the shop did with placed orders: payments, shipments, notes, status changes."""
+
+    async def add_payment(self, record: PaymentRecord) -> None: ...
+
+    async def save_payment(self, record: PaymentRecord) -> None: ...
+
+    async def payment(self, record_id: UUID) -> PaymentRecord | None: ...
+
+    async def payments(self, order_id: UUID) -> list[PaymentRecord]:
+        """Oldest first."""
+
+    async def add_shipment(self, shipment: Shipment) -> None: ...
+
+    async def add_note(self, note: OrderNote) -> None: ...
+
+    async def add_status_change(self, change: StatusChange) -> None: ...
 
 
 class AccessRepository(Protocol):
@@ -260,6 +287,9 @@ class OrderUnit(Protocol):
 
     @property
     def audit(self) -> AuditLog: ...
+
+    @property
+    def records(self) -> OrderRecords: ...
 
     @property
     def stock(self) -> StockRepository: ...

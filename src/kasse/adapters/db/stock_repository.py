@@ -221,9 +221,11 @@ class SqlStockRepository:
 
     async def adjust(self, store_id: UUID, item_id: UUID, is_variant: bool, delta: Decimal,
                      cause: str, at: datetime, *, reason: str | None = None,
-                     actor: str | None = None) -> Decimal | None:
-        """Change stock on hand by ``delta`` with a ledger entry; the new figure, or
-        ``None`` when the result would be negative (nothing changes then)."""
+                     actor: str | None = None, order_id: UUID | None = None
+                     ) -> Decimal | None:
+        """Change stock on hand by ``delta`` with a ledger entry (about ``order_id``, if
+        any); the new figure, or ``None`` when the result would be negative (nothing
+        changes then)."""
         table = product_variants if is_variant else products
         result = (await self.conn.execute(
             update(table).where(table.c.id == item_id, table.c.stock.is_not(None),
@@ -233,7 +235,8 @@ class SqlStockRepository:
             .returning(table.c.stock), {"b_delta": delta})).first()
         if result is None:
             return None
-        await self._ledger(store_id, item_id, delta, cause, at, reason=reason, actor=actor)
+        await self._ledger(store_id, item_id, delta, cause, at, reason=reason, actor=actor,
+                           order_id=order_id)
         on_hand: Decimal = result[0]
         return on_hand
 

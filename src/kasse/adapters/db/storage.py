@@ -18,6 +18,7 @@ from kasse.adapters.db.access_repository import SqlAccessRepository
 from kasse.adapters.db.audit_repository import SqlAuditLog, SqlIdempotencyStore
 from kasse.adapters.db.checkout_repository import SqlCheckoutRepository
 from kasse.adapters.db.database import Database
+from kasse.adapters.db.order_records import SqlOrderRecords
 from kasse.adapters.db.order_repository import SqlOrderRepository
 from kasse.adapters.db.product_cache import ProductCache, with_stock
 from kasse.adapters.db.redemption_repository import SqlRedemptionRepository
@@ -176,6 +177,7 @@ class SqlOrderUnit:
         self.redemptions = SqlRedemptionRepository(conn)
         self.audit = SqlAuditLog(conn)
         self._configs = configs or StoreConfigs()
+        self.records = SqlOrderRecords(conn)
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         self.committed.append(callback)

@@ -382,10 +382,13 @@ order_lines = Table(
     Column("attributes", JSON, nullable=False, default=list),
     Column("bundle_id", String(100)),
     Column("is_gift_card", Boolean, nullable=False, default=False),
-    # After placement: how much of the line was shipped and how much refunded.
+    # After placement: how much of the line was shipped, how much refunded, and how much
+    # put back into stock (by a refund with restock, or a cancel).
     Column("fulfilled_quantity", ScaledDecimal, nullable=False, default=Decimal(0),
            server_default="0"),
     Column("refunded_quantity", ScaledDecimal, nullable=False, default=Decimal(0),
+           server_default="0"),
+    Column("restocked_quantity", ScaledDecimal, nullable=False, default=Decimal(0),
            server_default="0"),
     Index("ix_order_lines_order", "order_id", "position"),
 )

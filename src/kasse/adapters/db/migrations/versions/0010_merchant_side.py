@@ -162,6 +162,7 @@ def upgrade() -> None:
     with op.batch_alter_table('order_lines', schema=None) as batch_op:
         batch_op.add_column(sa.Column('fulfilled_quantity', ScaledDecimal(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('refunded_quantity', ScaledDecimal(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('restocked_quantity', ScaledDecimal(), server_default='0', nullable=False))
 
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.add_column(sa.Column('total_price', ScaledDecimal(), nullable=True))
@@ -210,6 +211,7 @@ def downgrade() -> None:
         batch_op.drop_column('total_price')
 
     with op.batch_alter_table('order_lines', schema=None) as batch_op:
+        batch_op.drop_column('restocked_quantity')
         batch_op.drop_column('refunded_quantity')
         batch_op.drop_column('fulfilled_quantity')
 

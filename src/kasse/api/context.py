@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import Depends, Request
 
-from kasse.api.deps import Param, reads
+from kasse.api.deps import Param, check_key_serves, reads
 from kasse.api.problems import ApiProblem
 from kasse.api.shaping import UNSHAPED, Shape
 from kasse.api.state import AppState, app_state
@@ -46,6 +46,12 @@ class RequestContext:
         self.allowed_in: str | None = None
         """The country of ``filter=allowedInCountry:XX``; ``None`` for no filter (or not
         read: ``ALLOWED_IN``)."""
+
+    async def store(self, id_or_alias: str) -> StoreConfig:
+        """The store with this id or alias, if the request's Api-Key serves it (403
+        otherwise; 404 for no such store)."""
+        return check_key_serves(self.request, await self.state.container.stores.get(
+            id_or_alias))
 
     @property
     def container(self) -> Container:
@@ -107,7 +113,7 @@ async def _store(ctx: RequestContext) -> None:
     if store is None or not store.strip():
         raise ApiProblem(400, "the Store header is required (a store id or alias)",
                          "store-missing")
-    ctx._config = await ctx.state.container.stores.get(store)
+    ctx._config = await ctx.store(store)
 
 
 def _headers(request: Request) -> SessionHeaders:

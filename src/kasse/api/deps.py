@@ -16,6 +16,8 @@ from fastapi import Depends, Request
 
 from kasse.api.problems import ApiProblem
 from kasse.api.state import app_state
+from kasse.domain.access import StorefrontKey
+from kasse.domain.store import StoreConfig
 
 PREFIX = "/umbraco/commerce/storefront/api"
 """Where the Storefront API lives."""
@@ -71,17 +73,29 @@ API_KEY = Param("Api-Key", "header", "API key specified through configuration to
 @reads(API_KEY)
 async def require_api_key(request: Request) -> None:
     """401 unless the header matches one of the configured keys (constant-time)."""
-    keys = app_state(request).container.api_keys
+    keys = app_state(request).container.storefront_keys
     api_key = request.headers.get("api-key")
     if not api_key:
         raise ApiProblem(401, "the Api-Key header is required", "api-key-missing")
     supplied = api_key.encode("utf-8", "surrogateescape")
-    matched = False
+    matched: StorefrontKey | None = None
     for key in keys:  # compare against every key so timing does not tell which matched
-        matched |= hmac.compare_digest(supplied, key)
-    if not matched:
+        if hmac.compare_digest(supplied, key.secret):
+            matched = key
+    if matched is None:
         raise ApiProblem(401, "the Api-Key header does not match a configured key",
                          "api-key-invalid")
+    if matched.stores is not None:  # checked when the store is known (``api.context``)
+        request.state.key_stores = matched
 
 
 ApiKey = Depends(require_api_key)
+
+
+def check_key_serves(request: Request, config: StoreConfig) -> StoreConfig:
+    """``config``, unless the request's Api-Key serves other stores only (a 403)."""
+    key: StorefrontKey | None = getattr(request.state, "key_stores", None)
+    if key is not None and not key.serves(config.store.id, config.store.alias):
+        raise ApiProblem(403, f"this Api-Key does not serve store {config.store.alias!r}",
+                         "api-key-not-for-store")
+    return config

@@ -116,7 +116,7 @@ def _shipping_methods(sess: Session, methods: list[ShippingMethod], s: Shape, v1
 async def get_store(idOrAlias: str,  # noqa: N803
                     ctx: Annotated[RequestContext, context(SHAPE, SESSION_HEADERS)]
                     ) -> JsonResponse:
-    config = await ctx.container.stores.get(idOrAlias)  # the path names the store
+    config = await ctx.store(idOrAlias)  # the path names the store
     resolve_session(config, ctx.session_headers)  # unknown values are reported, as elsewhere
     return respond(View(config).store(config.store, ctx.shape.expand), ctx.shape)
 

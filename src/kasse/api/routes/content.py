@@ -57,7 +57,7 @@ async def get_variant(
 ) -> JsonResponse:
     kasse = ctx.container
     product, variant = await variant_by_attributes(kasse.storage, id, attribute)
-    config = await kasse.stores.get(str(product.store_id))
+    config = await ctx.store(str(product.store_id))
     prices = {c.code: number(product.price_in(c.id, variant.reference))
               for c in config.currencies if product.price_in(c.id, variant.reference) is not None}
     return JsonResponse(_VARIANT_ITEM(

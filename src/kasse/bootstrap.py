@@ -37,6 +37,7 @@ from kasse.adapters.http.webhook_sender import HttpWebhookSender
 from kasse.adapters.metrics import PrometheusMetrics
 from kasse.adapters.passwords import Argon2Passwords
 from kasse.config import Settings
+from kasse.domain.access import StorefrontKey
 from kasse.domain.store import StoreConfig
 from kasse.domain.webhooks import RetryPolicy
 from kasse.payments.registry import ProviderRegistry
@@ -47,6 +48,7 @@ from kasse.services.catalog import StoreDirectory
 from kasse.services.checkout import Checkout
 from kasse.services.email_messages import EmailMessages
 from kasse.services.emails import EmailDeliveries, EmailWorker
+from kasse.services.order_management import OrderManagement
 from kasse.services.order_queries import OrderQueries
 from kasse.services.orders import Orders
 from kasse.services.ports import EmailTransport, Storage
@@ -65,19 +67,27 @@ log = logging.getLogger("kasse")
 T = TypeVar("T")
 
 
-def api_keys(settings: Settings) -> tuple[list[bytes], bool]:
-    """The accepted Api-Key values, and whether this call generated kasse's key file.
+def storefront_keys(settings: Settings) -> tuple[list[StorefrontKey], bool]:
+    """The accepted Api-Keys with the stores each serves, and whether this call generated
+    kasse's key file.
 
-    Configured keys (``KASSE_API_KEYS``) win. Without them, kasse keeps one random key in
-    ``data_dir/api-key`` (created once, readable by the owner only, the same for every
-    worker) so that a fresh install is never open.
+    Configured keys (``KASSE_API_KEYS``: ``KEY`` or ``KEY@store+store``) win. Without
+    them, kasse keeps one random key for every store in ``data_dir/api-key`` (created
+    once, readable by the owner only, the same for every worker) so that a fresh install
+    is never open.
     """
-    configured = [k.get_secret_value().encode() for k in settings.api_keys]
+    configured = [StorefrontKey.parse(k.get_secret_value()) for k in settings.api_keys]
     if configured:
         return configured, False
     key, generated = _generated_once(
         settings.api_key_file, lambda: "kasse_" + secrets.token_urlsafe(24), "KASSE_API_KEYS")
-    return [key], generated
+    return [StorefrontKey(key)], generated
+
+
+def api_keys(settings: Settings) -> tuple[list[bytes], bool]:
+    """The accepted Api-Key values (whatever their stores), as :func:`storefront_keys`."""
+    keys, generated = storefront_keys(settings)
+    return [key.secret for key in keys], generated
 
 
 def secret_key(settings: Settings) -> bytes:
@@ -175,6 +185,8 @@ class Container:
     stores: StoreDirectory
     orders: Orders
     checkout: Checkout
+    order_management: OrderManagement
+    """The shop's actions on placed orders (status, notes, tags, shipments, money)."""
     payment_providers: ProviderRegistry
     webhook_endpoints: WebhookEndpoints
     order_queries: OrderQueries
@@ -189,12 +201,17 @@ class Container:
     """The simulated test gateway this process serves, if any."""
 
     @cached_property
-    def api_keys(self) -> tuple[bytes, ...]:
-        """The accepted Api-Key values. Without configured keys kasse's key file is made
-        the first time they are asked for (the app does when it starts), so that a
-        command that needs no key leaves the data folder alone."""
-        keys, _generated = api_keys(self.settings)
+    def storefront_keys(self) -> tuple[StorefrontKey, ...]:
+        """The accepted Api-Keys and their stores. Without configured keys kasse's key
+        file is made the first time they are asked for (the app does when it starts), so
+        that a command that needs no key leaves the data folder alone."""
+        keys, _generated = storefront_keys(self.settings)
         return tuple(keys)
+
+    @cached_property
+    def api_keys(self) -> tuple[bytes, ...]:
+        """The accepted Api-Key values, whatever their stores."""
+        return tuple(key.secret for key in self.storefront_keys)
 
     @cached_property
     def secret_key(self) -> bytes:
@@ -224,12 +241,13 @@ async def bootstrap(settings: Settings | None = None, *, db: Database | None = N
         stores = StoreDirectory(storage)
         providers = payment_providers(settings, gateway)
         orders = Orders(storage)
+        checkout = Checkout(storage, stores, providers,
+                            token_ttl=timedelta(minutes=settings.checkout_token_minutes))
         staff = StaffAccounts(storage, stores, Argon2Passwords())
         kasse = Container(
             settings=settings, database=database, storage=storage, stores=stores,
-            orders=orders,
-            checkout=Checkout(storage, stores, providers,
-                              token_ttl=timedelta(minutes=settings.checkout_token_minutes)),
+            orders=orders, checkout=checkout,
+            order_management=OrderManagement(storage, stores, checkout.provider_for),
             payment_providers=providers,
             webhook_endpoints=WebhookEndpoints(SqlWebhookStorage(database)),
             order_queries=OrderQueries(SqlOrderSearch(database), stores, orders),

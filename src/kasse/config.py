@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from kasse.domain.access import StorefrontKey
+
 DEFAULT_DATA_DIR = Path("var")
 _HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
                    r"|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
@@ -17,7 +19,9 @@ _HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]
 class Settings(BaseSettings):
     """Every knob kasse has. See the configuration table in the README."""
 
-    model_config = SettingsConfigDict(env_prefix="KASSE_", extra="ignore")
+    # Settings carry secrets: an error names the setting, never the value given.
+    model_config = SettingsConfigDict(env_prefix="KASSE_", extra="ignore",
+                                      hide_input_in_errors=True)
 
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="Folder for the SQLite file and key file")
     database_url: str = Field(
@@ -25,7 +29,8 @@ class Settings(BaseSettings):
     )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated Api-Key values accepted (several allow rotation)",
+        description="Comma-separated Api-Key values accepted (several allow rotation); "
+                    "KEY@store+store serves only those stores (ids or aliases)",
     )
     secret_key: SecretStr | None = Field(
         None, description="Key signing payment links; default: generated into data_dir")
@@ -109,7 +114,11 @@ class Settings(BaseSettings):
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for entry in value:  # refused at start, never when a request comes
+                text = entry.get_secret_value() if isinstance(entry, SecretStr) else str(entry)
+                StorefrontKey.parse(text)
         return value
 
     @field_validator("allowed_hosts", mode="before")

@@ -43,7 +43,7 @@ from kasse.adapters.db.database import Database
 from kasse.adapters.db.storage import SqlStorage
 from kasse.adapters.db.tables import products
 from kasse.api.app import create_app
-from kasse.api.routes.payment_management import MANAGEMENT_PREFIX
+from kasse.api.management import MANAGEMENT_PREFIX
 from kasse.demo import DEMO_STORE_FILE
 from kasse.payments.testgateway_provider import MOUNT_PATH
 from kasse.services.store_import import import_store
@@ -126,15 +126,10 @@ def public(endpoint: Endpoint) -> bool:
     return endpoint.path in PUBLIC or endpoint.mount in PUBLIC
 
 
-STOREFRONT_KEY_PAYMENTS = f"{MANAGEMENT_PREFIX}/order/{{orderId}}/payment/{{operation}}"
-"""The one route under the management prefix that still takes the storefront key."""
-
-
 def management_api(endpoint: Endpoint) -> bool:
     """The management API takes management tokens, never the Api-Key: its routes are
     tried with every kind of caller by tests/api/test_management_access.py instead."""
-    return endpoint.path.startswith(MANAGEMENT_PREFIX) \
-        and endpoint.path != STOREFRONT_KEY_PAYMENTS
+    return endpoint.path.startswith(MANAGEMENT_PREFIX)
 
 
 def probed(app: FastAPI) -> list[Endpoint]:
@@ -272,7 +267,6 @@ BODIES: dict[tuple[str, str], Body] = {
         lambda cart: {"quantity": 2},
     ("POST", f"{CHECKOUT}/confirm"): lambda cart: {
         "amount": cart.total, "transactionId": "sweep-confirm", "paymentStatus": "Authorized"},
-    ("POST", f"{MANAGEMENT_PREFIX}/order/{{orderId}}/payment/{{operation}}"): lambda cart: {},
 }
 """The body that succeeds, per route that takes one."""
 
@@ -283,8 +277,6 @@ QUERIES: dict[str, dict[str, Any]] = {
 
 CARTS: dict[tuple[str, str], Callable[[Api, str], Cart]] = {
     ("POST", f"{CHECKOUT}/confirm"): lambda api, db_url: api.initialized(),
-    ("POST", f"{MANAGEMENT_PREFIX}/order/{{orderId}}/payment/{{operation}}"):
-        lambda api, db_url: api.paid_by_card(db_url),
 }
 """The order a route needs, where an open cart will not do."""
 
@@ -417,9 +409,8 @@ def test_every_public_route_is_still_served(sweep: tuple[TestClient, str]) -> No
     probed_paths = {e.path for e in probed(client.app)}  # type: ignore[arg-type]
     gone = sorted(set(NOT_STORE_SCOPED) - probed_paths)
     assert not gone, f"NOT_STORE_SCOPED names routes not probed: {gone}"
-    # the management API and the cart read are probed, whatever PUBLIC says
+    # the cart read is probed, whatever PUBLIC says
     assert ("GET", ORDER) in {(e.method, e.path) for e in probed(client.app)}  # type: ignore[arg-type]
-    assert any(e.path.startswith(MANAGEMENT_PREFIX) for e in probed(client.app))  # type: ignore[arg-type]
 
 
 def test_every_route_refuses_callers_without_the_key_or_of_another_store(

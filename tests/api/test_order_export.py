@@ -21,7 +21,7 @@ from kasse.services.catalog import StoreDirectory
 from kasse.services.order_queries import OrderQueries, OrderQuery
 from kasse.services.orders import Orders
 from tests.api.conftest import make_settings
-from tests.api.placed_orders import as_finalization_writes, open_cart, place, set_columns
+from tests.api.shoppers import open_cart, place, set_columns
 from tests.management import MANAGEMENT, bearer, issue_token
 
 EXPORT = f"{MANAGEMENT}/orders/export.csv"
@@ -48,7 +48,6 @@ def test_the_export_holds_every_placed_order_quoted_and_defused(
     tricky = place(api, first='=HYPERLINK("http://evil.example","click")',
                    last='O"Brien, Jr.', email="tricky@example.com",
                    tags=["@sum", "-1+2", "a,b"], product="trail-backpack")
-    as_finalization_writes(demo_db_url, plain)
     set_columns(demo_db_url, tricky.id, total_price=None)  # placed before totals were kept
     open_cart(api)
     answer = api.get(EXPORT, headers=bearer(issue_token(demo_db_url, "manager")))

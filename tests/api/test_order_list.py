@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 
 from kasse.api.app import create_app
 from tests.api.conftest import make_settings
-from tests.api.placed_orders import (
+from tests.api.placed_orders import staff
+from tests.api.shoppers import (
     Placed,
-    as_finalization_writes,
     import_second_store,
     open_cart,
     place,
@@ -60,7 +60,6 @@ def test_the_list_shows_placed_orders_newest_first_and_never_carts(
     second = place(api, first="Grace", last="Hopper", email="grace@example.com",
                    product="trail-map", quantity=2)
     open_cart(api)
-    as_finalization_writes(demo_db_url, first)
 
     body = listed(api, owner)
     assert numbers(body) == [second.number, first.number]
@@ -89,17 +88,23 @@ def test_the_list_shows_placed_orders_newest_first_and_never_carts(
 def three(api: TestClient, demo_db_url: str) -> dict[str, Placed]:
     """Three orders unlike each other in every filtered field."""
     ada = place(api, first="Ada", last="Lovelace", email="ada@example.com",
-                reference="cust-ada", code="WELCOME10", status="Captured")
+                reference="cust-ada", code="WELCOME10", status="Captured", quantity=2)
     grace = place(api, first="Grace", last="Hopper", email="grace@example.com",
                   product="trail-backpack", reference="cust-grace")
     linus = place(api, first="Linus", last="Tor_valds", email="linus@example.org",
                   product="water-bottle", status="PendingExternalSystem")
-    for placed, (first, last) in ((ada, ("Ada", "Lovelace")), (grace, ("Grace", "Hopper")),
-                                  (linus, ("Linus", "Tor_valds"))):
-        as_finalization_writes(demo_db_url, placed, first, last)
-    # What the status action will write.
-    set_columns(demo_db_url, linus.id, order_status_id=status_id(demo_db_url, "processing"))
     return {"ada": ada, "grace": grace, "linus": linus}
+
+
+def act_on(api: TestClient, demo_db_url: str, three: dict[str, Placed]) -> None:
+    """Linus's order moves to processing; one of Ada's two mugs ships, all of Grace's order."""
+    manager = staff(api, demo_db_url, "manager")
+    manager.ok(f"/orders/{three['linus'].id}/status", {"status": "processing"})
+    lines = api.get(f"{MANAGEMENT}/orders/{three['ada'].id}",
+                    headers=bearer(manager.token)).json()["order"]["orderLines"]
+    manager.ok(f"/orders/{three['ada'].id}/fulfilments",
+               {"lines": [{"lineId": lines[0]["id"], "quantity": 1}]}, 201)
+    manager.ok(f"/orders/{three['grace'].id}/fulfilments", None, 201)
 
 
 def test_every_filter_finds_what_it_names(api: TestClient, owner: dict[str, str],
@@ -123,13 +128,13 @@ def test_every_filter_finds_what_it_names(api: TestClient, owner: dict[str, str]
     assert found(paymentStatus="pendingexternalsystem") == {linus.number}
     assert found(code="welcome10") == {ada.number}
     assert found(code="FREESHIP") == set()
-    # totals: mug 9.90 - 10 % + 4.95 = 13.86; backpack 89.95 + 4.95 = 94.90;
+    # totals: 2 mugs 19.80 - 10 % = 17.82 + 4.95 = 22.77; backpack 89.95 + 4.95 = 94.90;
     # bottle 24.90 + 4.95 = 29.85
     assert (ada.total, grace.total, linus.total) == (
-        Decimal("13.86"), Decimal("94.90"), Decimal("29.85"))
+        Decimal("22.77"), Decimal("94.90"), Decimal("29.85"))
     assert found(totalMin="29.85") == {grace.number, linus.number}
     assert found(totalMax=29.85) == {ada.number, linus.number}
-    assert found(totalMin="20", totalMax="50") == {linus.number}
+    assert found(totalMin="25", totalMax="50") == {linus.number}
     assert found(placedFrom=placed_at[grace.id]) == {grace.number, linus.number}
     assert found(placedTo=placed_at[grace.id]) == {ada.number}
     assert found(placedFrom=placed_at[grace.id], placedTo=placed_at[linus.id]) == {
@@ -144,7 +149,9 @@ def test_every_filter_finds_what_it_names(api: TestClient, owner: dict[str, str]
     assert found(q="tor_valds") == {linus.number}
     assert found(q="tor%") == set()
     assert found(q="_") == {linus.number}
-    # order status, by alias and by id, and fulfilment status
+    # order status, by alias and by id, and fulfilment status, after the staff acted
+    assert found(fulfilmentStatus="unfulfilled") == everyone
+    act_on(api, demo_db_url, three)
     assert found(orderStatus="new") == {ada.number, grace.number}
     assert found(orderStatus="PROCESSING") == {linus.number}
     assert found(orderStatus=str(status_id(demo_db_url, "processing"))) == {linus.number}
@@ -152,10 +159,9 @@ def test_every_filter_finds_what_it_names(api: TestClient, owner: dict[str, str]
     row = next(i for i in listed(api, owner)["items"] if i["id"] == linus.id)
     assert row["orderStatus"] == {"id": str(status_id(demo_db_url, "processing")),
                                   "alias": "processing", "name": "Processing"}
-    set_columns(demo_db_url, linus.id, fulfilment_status="partial")
-    set_columns(demo_db_url, grace.id, fulfilment_status="fulfilled")
-    assert found(fulfilmentStatus="partial") == {linus.number}
+    assert found(fulfilmentStatus="partial") == {ada.number}
     assert found(fulfilmentStatus="Fulfilled") == {grace.number}
+    assert found(fulfilmentStatus="unfulfilled") == {linus.number}
     # filters together
     assert found(paymentStatus="Authorized", q="hopper") == {grace.number}
     assert found(paymentStatus="Authorized", q="lovelace") == set()

@@ -8,7 +8,6 @@ import asyncio
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -18,18 +17,16 @@ from fastapi.testclient import TestClient
 
 from kasse.adapters.db.database import Database
 from kasse.adapters.db.storage import SqlStorage
-from kasse.adapters.db.tables import fulfilments, order_notes, order_payments, order_status_changes
 from kasse.adapters.db.webhook_repository import SqlWebhookStorage
 from kasse.api.app import create_app
 from kasse.domain.access import Principal, Role
 from kasse.domain.audit import Actor, AuditEntry
 from kasse.services.webhook_endpoints import WebhookEndpoints
 from tests.api.conftest import make_settings
-from tests.api.placed_orders import (
-    insert_rows,
+from tests.api.placed_orders import staff
+from tests.api.shoppers import (
     open_cart,
     place,
-    status_id,
     store_id,
     utc_now,
 )
@@ -126,58 +123,68 @@ def test_the_webhooks_sent_about_an_order_are_on_it(api: TestClient, demo_db_url
     assert body["timeline"][0]["kind"] == "webhook"  # sent after the order was placed
 
 
-def test_the_history_after_checkout_is_one_timeline_newest_first(
+def test_what_the_staff_did_to_an_order_is_on_it_newest_first(
         api: TestClient, demo_db_url: str, support: dict[str, str]) -> None:
-    placed = place(api, product="trail-backpack")  # 89.95 + 4.95 = 94.90
-    order_id, demo = UUID(placed.id), store_id(demo_db_url)
-    start = utc_now()
-    # Rows as the order actions write them.
-    common = {"order_id": order_id, "store_id": demo}
-    insert_rows(demo_db_url, order_payments, {
-        **common, "id": uuid4(), "kind": "capture", "status": "succeeded",
-        "amount": Decimal("94.9"), "currency_code": "EUR", "provider_alias": "invoicing",
-        "manual": True, "reference": "bank 42", "lines": [], "actor": "owner@example.com",
-        "created_at": start + timedelta(seconds=1)}, {
-        **common, "id": uuid4(), "kind": "refund", "status": "succeeded",
-        "amount": Decimal("10"), "currency_code": "EUR", "manual": True,
-        "reason": "scratched", "lines": [], "actor": "owner@example.com",
-        "created_at": start + timedelta(seconds=4)})
-    insert_rows(demo_db_url, fulfilments, {
-        **common, "id": uuid4(), "lines": [{"lineId": str(uuid4()), "quantity": "1"}],
-        "carrier": "DHL", "tracking_number": "JD0001", "tracking_url": None,
-        "actor": "warehouse", "created_at": start + timedelta(seconds=3)})
-    insert_rows(demo_db_url, order_notes, {
-        **common, "id": uuid4(), "body": "Customer called about the strap",
-        "actor": "support@example.com", "created_at": start + timedelta(seconds=2)})
-    insert_rows(demo_db_url, order_status_changes, {
-        **common, "id": uuid4(), "from_status_id": status_id(demo_db_url, "new"),
-        "to_status_id": status_id(demo_db_url, "shipped"), "actor": "warehouse",
-        "created_at": start + timedelta(seconds=5)})
-    add_audit(demo_db_url, demo, order_id, "order.refunded", start + timedelta(seconds=6))
+    placed = place(api, product="trail-backpack")  # 89.95 + 4.95 = 94.90, by invoice
+    manager = staff(api, demo_db_url, "manager")
+    manager.ok(f"/orders/{placed.id}/payments", {"reference": "BANK-42"}, 201)
+    manager.ok(f"/orders/{placed.id}/fulfilments", {"carrier": "DHL",
+                                                    "trackingNumber": "JD0001"}, 201)
+    manager.ok(f"/orders/{placed.id}/notes", {"body": "Customer called about the strap"},
+               201)
+    manager.ok(f"/orders/{placed.id}/status", {"status": "shipped"})
+    manager.ok(f"/orders/{placed.id}/refunds", {"amount": "10", "reason": "scratched"}, 201)
 
     body = view(api, support, placed.id)
-    assert [p["kind"] for p in body["payments"]] == ["checkout", "capture"]
-    assert body["payments"][1]["amount"] == "94.90"
-    assert body["payments"][1]["reference"] == "bank 42"
+    # the summary as the list shows it: 94.90 captured, 10.00 back, 84.90 left to refund
+    assert (body["captured"], body["refunded"], body["refundable"]) == (
+        "94.90", "10.00", "84.90")
+    assert (body["fulfilmentStatus"], body["orderStatus"]["alias"]) == ("fulfilled",
+                                                                       "shipped")
+    assert [p["kind"] for p in body["payments"]] == ["checkout", "payment"]
+    assert (body["payments"][1]["amount"], body["payments"][1]["reference"]) == (
+        "94.90", "BANK-42")
     (refund,) = body["refunds"]
-    assert (refund["amount"], refund["reason"], refund["manual"]) == ("10.00", "scratched",
-                                                                      True)
-    assert body["fulfilments"][0]["trackingNumber"] == "JD0001"
-    assert body["notes"][0]["body"] == "Customer called about the strap"
+    assert (refund["amount"], refund["reason"], refund["status"]) == ("10.00", "scratched",
+                                                                      "succeeded")
+    (shipment,) = body["fulfilments"]
+    assert (shipment["carrier"], shipment["trackingNumber"]) == ("DHL", "JD0001")
+    assert [n["body"] for n in body["notes"]] == ["Customer called about the strap"]
     (change,) = body["statusHistory"]
     assert (change["from"]["alias"], change["to"]["alias"]) == ("new", "shipped")
-    (entry,) = body["audit"]
-    assert (entry["action"], entry["actor"]["name"]) == ("order.refunded", "Grace")
-    kinds = [item["kind"] for item in body["timeline"]]
-    assert kinds[:6] == ["audit", "status", "refund", "fulfilment", "note", "payment"]
-    assert kinds[6:] == ["payment", "placed"]
-    summaries = [item["summary"] for item in body["timeline"]]
-    assert summaries[1] == "Status changed from New to Shipped by warehouse"
-    assert summaries[2] == "Refund of 10.00 EUR succeeded (recorded by hand) by " \
-                           "owner@example.com"
+    # one audit entry per action, each by the manager's token
+    assert {entry["actor"]["kind"] for entry in body["audit"]} == {"token"}
+    assert [entry["action"] for entry in body["audit"]] == [
+        "order.payment_recorded", "order.fulfilled", "order.note_added",
+        "order.status_changed", "order.refunded"]  # oldest first, as recorded
+    versions = [(e["versionBefore"], e["versionAfter"]) for e in body["audit"]]
+    assert all(after >= before for before, after in versions)
+    assert all(b[0] == a[1] for a, b in zip(versions, versions[1:], strict=False))
+    assert versions[-1][1] == body["version"]
+
+    timeline = [item for item in body["timeline"] if item["kind"] != "audit"]
+    assert [item["kind"] for item in timeline] == [
+        "refund", "status", "note", "fulfilment", "payment", "payment", "placed"]
+    summaries = [item["summary"] for item in timeline]
+    assert summaries[0].startswith("Refund of 10.00 EUR succeeded")
+    assert summaries[1].startswith("Status changed from New to Shipped by ")
     assert "DHL JD0001" in summaries[3]
     times = [item["at"] for item in body["timeline"]]
     assert times == sorted(times, reverse=True)
+    actions = [item["summary"].split()[0] for item in body["timeline"]
+               if item["kind"] == "audit"]
+    assert actions == ["order.refunded", "order.status_changed", "order.note_added",
+                       "order.fulfilled", "order.payment_recorded"]
+
+    # and the lists see the same order as the staff left it
+    manager_headers = bearer(issue_token(demo_db_url, "manager"))
+    row, = api.get(f"{MANAGEMENT}/orders", headers=manager_headers,
+                   params={"fulfilmentStatus": "fulfilled", "orderStatus": "shipped"}
+                   ).json()["items"]
+    assert {k: row[k] for k in ("id", "captured", "refunded", "refundable")} == {
+        "id": placed.id, "captured": "94.90", "refunded": "10.00", "refundable": "84.90"}
+    exported = api.get(f"{MANAGEMENT}/orders/export.csv", headers=manager_headers).text
+    assert f"{placed.number}," in exported and ",Shipped,94.90,10.00," in exported
 
 
 def test_an_order_nobody_may_see_is_not_found(api: TestClient, demo_db_url: str,

@@ -78,6 +78,20 @@ def test_ids_that_are_not_uuids_are_not_found(client: TestClient, path: str) -> 
     _refused(method(f"{BASE}{path}"), 404)
 
 
+def test_an_id_that_is_not_a_uuid_is_found_after_the_headers_and_before_nothing_else(
+        client: TestClient) -> None:
+    url = f"{BASE}/v1/order/not-a-uuid"
+    change = {"productReference": "camp-mug", "quantity": 1}
+    missing = client.post(url, json=change)
+    assert _refused(missing, 404) == "no order with id 'not-a-uuid'"
+    assert "no order with id" in missing.headers["Umb-Notifications"]
+    # a request that is wrong in other ways too is refused for those, as before
+    assert "body quantity" in _refused(client.post(url, json={"productReference": "x"}))
+    assert "Store" in _refused(client.post(url, json=change, headers={"Store": ""}))
+    line = f"{BASE}/v1/order/{_cart(client)[0]}/item/12345"
+    assert _refused(client.delete(line), 404) == "no order line with id '12345'"
+
+
 def test_non_uuid_line_ids_in_a_body_are_400(client: TestClient) -> None:
     order_id, before = _cart(client)
     detail = _refused(client.patch(f"{BASE}/v1/order/{order_id}/items",

@@ -38,6 +38,7 @@ from tests.integration.stripe_stack import (
     signed,
     write_store,
 )
+from tests.management import MANAGEMENT, bearer, issue_token
 
 RECORDINGS = Path(__file__).resolve().parent / "stripe_recordings"
 STRIPE = "https://api.stripe.com"
@@ -262,7 +263,7 @@ def test_stripe_failures_are_problems_not_crashes(
 
 def test_a_refund_stripe_refuses_is_a_conflict(
         shop: tuple[TestClient, FakeStripe, str]) -> None:
-    client, stripe, _ = shop
+    client, stripe, db_url = shop
     order_id, pay_url = checkout(client)
     client.get(pay_url, headers={"Api-Key": ""})
     sent = form_of(stripe.requests[0])
@@ -273,8 +274,9 @@ def test_a_refund_stripe_refuses_is_a_conflict(
     stripe.refunds.mock(return_value=httpx.Response(400, json={"error": {
         "type": "invalid_request_error", "code": "charge_already_refunded",
         "message": "Charge ch_3SNkPzLd4rT8yU0i1hJkLmNo has already been refunded."}}))
-    refused = client.post(f"/kasse/management/v1/order/{order_id}/payment/refund",
-                          json={"amount": 20})
+    token = issue_token(db_url, "owner")
+    refused = client.post(f"{MANAGEMENT}/orders/{order_id}/refunds", json={"amount": 20},
+                          headers=bearer(token, **{"Idempotency-Key": "refund-1"}))
     assert refused.status_code == 409, refused.text
     assert "already been refunded" in refused.json()["detail"]
     refund = form_of(stripe.refunds.calls.last.request)

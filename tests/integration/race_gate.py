@@ -95,6 +95,13 @@ class Gate:
             self._sqlite.close()
             self._sqlite = None
 
+    async def _waiting(self) -> int:
+        assert self._pg is not None
+        # The gate's transaction would otherwise read the statistics snapshot it took the
+        # first time (PostgreSQL caches it per transaction) and never see later arrivals.
+        await self._pg.execute("SELECT pg_stat_clear_snapshot()")
+        return int(await self._pg.fetchval(WAITING))
+
     async def contend(self, requests: list[Awaitable[T]], *, expected_waiters: int = 2,
                       settle: float = 2.0) -> list[T]:
         """Send every request, wait until they are stuck behind the gate (``settle``
@@ -113,13 +120,13 @@ class Gate:
             seen: list[int] = []
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
-                seen.append(int(await self._pg.fetchval(WAITING)))
+                seen.append(await self._waiting())
                 # Enough of them wait, and no more have arrived for a few polls.
                 if seen[-1] >= expected_waiters and len(set(seen[-4:])) == 1 \
                         and len(seen) >= 4:
                     break
         if self._pg is not None:
-            self.waiting_at_open = int(await self._pg.fetchval(WAITING))
+            self.waiting_at_open = await self._waiting()
         self.opened_at = time.monotonic()
         await self._release()
         self.timed = list(await asyncio.gather(*tasks))

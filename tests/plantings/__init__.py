@@ -141,4 +141,24 @@ PLANTINGS = (
           ".order_by(staff.c.id))).all()"),),
         ("tests/integration/test_staff_passwords.py::"
          "test_two_owners_disabled_at_once_leave_one",), POSTGRESQL),
+    Planting(
+        "no lock on the item while an adjustment is decided",
+        "a count decided on a figure that another adjustment changed meanwhile leaves "
+        "another number on hand than was counted",
+        "src/kasse/adapters/db/stock_repository.py",
+        (("""        statement = select(table.c.stock).where(table.c.id == item_id)
+        if self._postgres:
+            statement = statement.with_for_update()""",
+          """        statement = select(table.c.stock).where(table.c.id == item_id)"""),),
+        ("tests/integration/test_stock_adjustment_race.py",), POSTGRESQL),
+    Planting(
+        "refunds under way do not count against what is refundable",
+        "refunds racing each other are all asked of the gateway: more than was captured is "
+        "given back wherever the gateway does not refuse it",
+        "src/kasse/domain/refunds.py",
+        (("    left = captured - (order.refunded_amount or ZERO) - "
+          "(order.refund_pending_amount or ZERO)",
+          "    left = captured - (order.refunded_amount or ZERO)"),),
+        ("tests/integration/test_order_actions_race.py::"
+         "test_twenty_partial_refunds_at_once_never_refund_more_than_was_captured",), BOTH),
 )

@@ -18,7 +18,16 @@ import pytest
 from kasse.adapters.http.webhook_sender import encode, headers
 from kasse.adapters.http.webhook_signature import sign, verify
 from kasse.domain.errors import InvalidInput
-from kasse.domain.events import TOPICS, PaymentStatusChanged
+from kasse.domain.events import (
+    TOPICS,
+    OrderCanceled,
+    OrderFulfilled,
+    OrderStatusChanged,
+    PaymentCaptured,
+    PaymentRefunded,
+    PaymentStatusChanged,
+    StockAdjusted,
+)
 from kasse.domain.webhooks import (
     EVENT_TYPES,
     AttemptOutcome,
@@ -326,7 +335,9 @@ def test_event_types_are_checked() -> None:
 
 def test_every_topic_the_services_record_can_be_subscribed_to() -> None:
     assert {ORDER_FINALIZED, STOCK_SHORTFALL, PAYMENT_NOT_APPLIED, PAYMENT_FAILED,
-            PaymentStatusChanged.topic, PAYMENT_GIVEN_BACK, PAYMENT_GIVE_BACK_FAILED
+            PaymentStatusChanged.topic, PAYMENT_GIVEN_BACK, PAYMENT_GIVE_BACK_FAILED,
+            OrderStatusChanged.topic, OrderFulfilled.topic, OrderCanceled.topic,
+            PaymentCaptured.topic, PaymentRefunded.topic, StockAdjusted.topic
             } == set(EVENT_TYPES) == set(TOPICS)
 
 

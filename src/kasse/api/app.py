@@ -28,7 +28,6 @@ from kasse.api.routes import (
     hosted_checkout,
     inline_checkout,
     orders,
-    payment_management,
 )
 from kasse.api.state import AppState
 from kasse.bootstrap import (
@@ -114,7 +113,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     app.include_router(catalog.router)
     app.include_router(content.router)
     app.include_router(hosted_checkout.callbacks)
-    app.include_router(payment_management.router)  # a kasse extension, not in the schema
     management.install(app)
     gateway = MountedGateway.create() if settings.test_gateway else None
     if gateway is not None:

@@ -1,7 +1,9 @@
 """Response and request shapes of the Storefront API, named as in the reference contract.
 
-These models document the wire format in kasse's OpenAPI; responses are built by
-``serializers.View`` and are checked against these models in the test suite.
+These models are the one declaration of each response's shape: the OpenAPI document is
+generated from them, and the bodies ``serializers.View`` and the routes send take their
+keys from them (``api.wire``) without a model validated per response; the fuzzing tests
+check the bodies against the document.
 """
 
 from __future__ import annotations

@@ -46,7 +46,10 @@ class RequestMetrics(Meter, Protocol):
         """Every metric, for a scrape of ``/metrics``."""
 
 
-class RequestContext:
+class RequestTelemetry:
+    """The outermost middleware: the request id, Server-Timing, the access log line and
+    the latency metric of every HTTP request."""
+
     def __init__(self, app: ASGIApp, metrics: RequestMetrics | None) -> None:
         self.app = app
         self.metrics = metrics

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from kasse.api.observability import RequestContext, RequestMetrics
+from kasse.api.observability import RequestMetrics, RequestTelemetry
 from kasse.api.problems import ApiProblem
 from kasse.api.rate_limit import RateLimit, TokenBuckets
 from kasse.api.state import app_state
@@ -35,7 +35,7 @@ def install(app: FastAPI, settings: Settings, metrics: RequestMetrics) -> None:
     if settings.checkout_rate_per_minute > 0:
         app.add_middleware(RateLimit, buckets=TokenBuckets(settings.checkout_rate_per_minute,
                                                            settings.checkout_rate_burst))
-    app.add_middleware(RequestContext, metrics=metrics)
+    app.add_middleware(RequestTelemetry, metrics=metrics)
 
 
 def _require_key(request: Request) -> None:

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from kasse.api.ids import MALFORMED_ID
 from kasse.api.responses import JsonResponse, notifications_header
 from kasse.api.shaping import ShapeSyntaxError
 from kasse.domain.errors import Conflict, DomainError, NotFound
@@ -102,6 +103,11 @@ def invalid_fields(method: str, errors: list[tuple[str, str]]) -> Response:
                            for location, message in errors[:50]])
 
 
+def _domain_problem(request: Request, error: DomainError) -> Response:
+    return problem(status_of(error), error.detail, error.code,
+                   _notifying(request, error.detail))
+
+
 def allowed_methods(request: Request) -> list[str]:
     """Every method the API documents at this path (several routes may share a path)."""
     table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
@@ -127,7 +133,7 @@ def install(app: FastAPI, database_error: type[Exception],
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
-        return problem(status_of(exc), exc.detail, exc.code, _notifying(request, exc.detail))
+        return _domain_problem(request, exc)
 
     @app.exception_handler(ApiProblem)
     async def _api(request: Request, exc: ApiProblem) -> Response:
@@ -146,9 +152,12 @@ def install(app: FastAPI, database_error: type[Exception],
         if any(e.get("type") == "json_invalid" for e in errors):
             detail = "the request body is not valid JSON"
             return problem(400, detail, "malformed-json", _notifying(request, detail))
+        invalid = [e for e in errors if e.get("type") != MALFORMED_ID]
+        if errors and not invalid:  # only ids that are no ids, which name nothing (see api.ids)
+            return _domain_problem(request, NotFound(str(errors[0].get("msg"))))
         return invalid_fields(request.method, [
             (_location(tuple(e.get("loc", ()))), str(e.get("msg", "invalid")))
-            for e in errors[:50]])
+            for e in invalid[:50]])
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

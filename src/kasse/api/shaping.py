@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 Tree = dict[str, "Tree"]
@@ -59,6 +60,24 @@ def parse_tree(text: str | None, what: str = "expand") -> Tree:
         raise ShapeSyntaxError(f"{what}: '[' opened but not closed by the end (position "
                                f"{len(text)})")
     return root
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What a request asked of a response's shape: the ``fields`` to keep and the related
+    entities to ``expand`` (an empty tree: everything, and nothing expanded)."""
+
+    fields: Tree
+    expand: Tree
+
+    @classmethod
+    def parse(cls, fields: str | None, expand: str | None) -> Shape:
+        """Both trees from the query's text (``ShapeSyntaxError`` if either is malformed)."""
+        return cls(parse_tree(fields, "fields"), parse_tree(expand, "expand"))
+
+
+UNSHAPED = Shape({}, {})
+"""Every field, nothing expanded: for answers that take no ``fields`` or ``expand``."""
 
 
 def sub(tree: Tree | None, key: str) -> Tree | None:

@@ -132,3 +132,26 @@ def token_digest(token: str) -> str:
 def new_token() -> str:
     """A fresh management API token, to be shown once."""
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True, slots=True)
+class StorefrontKey:
+    """A storefront server's ``Api-Key``: every Storefront API operation, in its stores."""
+
+    secret: bytes
+    stores: frozenset[str] | None = None
+    """Ids or aliases (lower case) of the stores it serves; ``None``: every store."""
+
+    @classmethod
+    def parse(cls, entry: str) -> StorefrontKey:
+        """``KEY`` (every store) or ``KEY@alias+alias`` (those stores, by id or alias)."""
+        secret, at, scope = entry.strip().partition("@")
+        if not secret or (at and not scope.strip("+ ")):
+            raise ValueError("an Api-Key entry is KEY or KEY@store+store")
+        stores = (frozenset(s.strip().lower() for s in scope.split("+") if s.strip())
+                  if at else None)
+        return cls(secret.encode("utf-8", "surrogateescape"), stores)
+
+    def serves(self, store_id: UUID, alias: str) -> bool:
+        return self.stores is None or str(store_id) in self.stores \
+            or alias.lower() in self.stores

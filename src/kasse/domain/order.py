@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from uuid import UUID
 
 from kasse.domain import events as domain_events
@@ -55,6 +56,14 @@ class NotAllowedHere(InvalidInput):
     code = "not_allowed_for_destination"
 
 
+class FulfilmentStatus(StrEnum):
+    """How much of a placed order has been shipped."""
+
+    UNFULFILLED = "unfulfilled"
+    PARTIAL = "partial"
+    FULFILLED = "fulfilled"
+
+
 @dataclass(slots=True)
 class OrderLine:
     id: UUID
@@ -73,6 +82,11 @@ class OrderLine:
     bundle_id: str | None = None
     is_gift_card: bool = False
     children: list[OrderLine] = field(default_factory=list)
+    # After placement (top-level lines only): units shipped, refunded by line, and put
+    # back into stock (``domain/fulfilment.py``, ``domain/refunds.py``).
+    fulfilled_quantity: Decimal = Decimal(0)
+    refunded_quantity: Decimal = Decimal(0)
+    restocked_quantity: Decimal = Decimal(0)
 
     def same_item(self, product_reference: str, variant_reference: str | None,
                   properties: Mapping[str, str], bundle_id: str | None) -> bool:
@@ -135,6 +149,16 @@ class Order:
     transaction_id: str | None = None
     authorized_amount: Decimal | None = None
     fee_amount: Decimal | None = None
+    # After placement: what the order came to, the money moved since (refunds asked of a
+    # gateway and not yet answered count as pending), shipping, and cancellation. The
+    # rules that change them live in ``domain/refunds.py``, ``domain/fulfilment.py`` and
+    # ``domain/order_management.py``.
+    total_price: Decimal | None = None
+    captured_amount: Decimal | None = None
+    refunded_amount: Decimal | None = None
+    refund_pending_amount: Decimal | None = None
+    fulfilment_status: FulfilmentStatus | None = None
+    canceled_at: datetime | None = None
     version: int = 1
     notices: list[Notice] = field(default_factory=list, compare=False)
     events: list[DomainEvent] = field(default_factory=list, compare=False)
@@ -428,16 +452,7 @@ class Order:
 
     def set_tags(self, tags: list[str]) -> None:
         self.ensure_open()
-        cleaned: list[str] = []
-        for given in tags:
-            tag = given.strip()
-            if len(tag) > 100 or has_control_characters(given):
-                raise InvalidInput("tags must be at most 100 printable characters")
-            if tag and tag not in cleaned:
-                cleaned.append(tag)
-        if len(cleaned) > MAX_TAGS:
-            raise InvalidInput(f"at most {MAX_TAGS} tags")
-        self.tags = cleaned
+        self.tags = clean_tags(tags)
 
     def set_properties(self, values: Mapping[str, str]) -> None:
         """Merge properties; an empty value removes the property."""
@@ -468,11 +483,18 @@ class Order:
     def finalize(self, at: datetime, *, amount: Decimal, transaction_id: str,
                  payment_status: PaymentStatus, currency_code: str,
                  fee: Decimal | None = None, order_status_id: UUID | None = None,
-                 metadata: Mapping[str, str] | None = None) -> domain_events.OrderFinalized:
-        """Place the order for a payment (the settlement machine decided it may)."""
+                 metadata: Mapping[str, str] | None = None,
+                 total_price: Decimal | None = None) -> domain_events.OrderFinalized:
+        """Place the order for a payment (the settlement machine decided it may): nothing
+        shipped or refunded yet, and captured only when the payment was captured."""
         self.ensure_open()
         self.finalized_at = at
         self.authorized_amount = amount
+        self.total_price = total_price
+        self.captured_amount = amount if payment_status is PaymentStatus.CAPTURED else None
+        self.refunded_amount = Decimal(0)
+        self.refund_pending_amount = Decimal(0)
+        self.fulfilment_status = FulfilmentStatus.UNFULFILLED
         self.fee_amount = fee
         self.transaction_id = transaction_id
         self.payment_status = payment_status
@@ -509,6 +531,21 @@ class Order:
         return news
 
 
+def clean_tags(tags: list[str]) -> list[str]:
+    """Tags as kept: trimmed, printable, at most 100 characters each, without repeats or
+    empty ones, at most ``MAX_TAGS``."""
+    cleaned: list[str] = []
+    for given in tags:
+        tag = given.strip()
+        if len(tag) > 100 or has_control_characters(given):
+            raise InvalidInput("tags must be at most 100 printable characters")
+        if tag and tag not in cleaned:
+            cleaned.append(tag)
+    if len(cleaned) > MAX_TAGS:
+        raise InvalidInput(f"at most {MAX_TAGS} tags")
+    return cleaned
+
+
 def merge_properties(target: dict[str, str], values: Mapping[str, str]) -> None:
     for key, value in values.items():
         if value == "":
@@ -527,5 +564,5 @@ def check_quantity(value: Decimal, what: str = "quantity") -> Decimal:
     return value
 
 
-__all__ = ["MAX_PROPERTY_LENGTH", "InsufficientStock", "NotAllowedHere", "Notice", "Order",
-           "OrderFinalized", "OrderLine", "check_quantity"]
+__all__ = ["MAX_PROPERTY_LENGTH", "FulfilmentStatus", "InsufficientStock", "NotAllowedHere",
+           "Notice", "Order", "OrderFinalized", "OrderLine", "check_quantity", "clean_tags"]

@@ -16,11 +16,16 @@ order's lock), then carries out that one decision. The rules live here only:
   transaction, or contradicting the order's own payment, is a **conflict** instead.
 * A failure of the open order's current payment attempt **fails** the payment (the cart
   stays payable); failures of an older attempt, or repeated ones, are stale.
+
+Which operations the shop may start from which payment status (capture, void, refund, a
+payment recorded by hand) is ``payment_operations.py``'s table; their outcomes come back
+here as news.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -87,3 +92,24 @@ def settle(order: Order, news: PaymentNews, *, current_attempt: bool = True) -> 
     if news.claimed:
         return Settlement.CONFLICT
     return Settlement.NOT_APPLIED if news.status.finalizes else Settlement.STALE
+
+
+def advance(order: Order, news: PaymentNews, at: datetime, *, cause: str,
+            currency_code: str | None) -> None:
+    """Carry out ``ADVANCE``: the payment's new status, and the money the news says moved
+    where the order does not know it yet. A capture reported by the gateway sets what was
+    captured (when unknown); a full refund makes everything captured refunded, less the
+    refunds still waiting for their gateway's answer (those record themselves)."""
+    order.advance_payment(news.status, at, cause=cause, amount=news.amount,
+                          currency_code=currency_code)
+    if news.status is PaymentStatus.CAPTURED and order.captured_amount is None:
+        order.captured_amount = (news.amount if news.amount is not None
+                                 else order.authorized_amount)
+    elif news.status is PaymentStatus.REFUNDED:
+        captured = order.captured_amount
+        if captured is None:
+            captured = order.captured_amount = order.authorized_amount
+        if captured is not None:
+            pending = order.refund_pending_amount or Decimal(0)
+            order.refunded_amount = max(order.refunded_amount or Decimal(0),
+                                        captured - pending)

@@ -15,14 +15,13 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from kasse.domain.errors import InvalidInput
+from kasse.domain.errors import Conflict, InvalidInput
+from kasse.domain.events import TOPICS
 from kasse.domain.text import has_control_characters
 
 ALL_EVENTS = "*"
-EVENT_TYPES = ("order.finalized", "order.payment_failed", "order.payment_status_changed",
-               "order.stock_shortfall", "payment.not_applied",
-               "payment.not_applied_given_back", "payment.not_applied_give_back_failed")
-"""The outbox topics a merchant endpoint can subscribe to."""
+EVENT_TYPES = TOPICS
+"""The outbox topics a merchant endpoint can subscribe to: every event kasse records."""
 
 RESPONSE_BODY_BYTES = 2048
 """How much of a receiver's answer is kept with each attempt."""
@@ -187,6 +186,32 @@ class Delivery:
                 self._release()
         return self.attempts
 
+    @property
+    def failing(self) -> bool:
+        """Given up, or still being retried after a failed attempt."""
+        return self.status is DeliveryStatus.FAILED or (
+            self.status is DeliveryStatus.PENDING and self.attempts > 0)
+
+    def in_flight(self, now: datetime) -> bool:
+        """A worker holds it now (sending it, or about to record what it got)."""
+        return self.lease_until is not None and self.lease_until >= now
+
+    def redeliver(self, now: datetime) -> None:
+        """Due again now, whatever became of it (an operator asked): its attempts and
+        their record are kept, and the retry window starts over with the next attempt.
+
+        A delivery that a worker is sending right now is refused (``DeliveryInFlight``):
+        a second worker must never send it at the same time.
+        """
+        if self.in_flight(now):
+            raise DeliveryInFlight(f"delivery {self.id} is being sent right now; see how "
+                                   "that attempt ends before asking again")
+        self.status = DeliveryStatus.PENDING
+        self.next_attempt_at = now
+        self.first_attempt_at = None
+        self.completed_at = None
+        self._release()
+
     def _settle(self, status: DeliveryStatus, at: datetime) -> None:
         self.status = status
         self.completed_at = at
@@ -195,6 +220,27 @@ class Delivery:
     def _release(self) -> None:
         self.lease_owner = None
         self.lease_until = None
+
+
+class DeliveryInFlight(Conflict):
+    code = "delivery_in_flight"
+
+
+class EndpointPaused(Conflict):
+    """A delivery of a paused endpoint cannot be sent (it waits until it is resumed)."""
+
+    code = "endpoint_paused"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """A delivery as an operator looks it up: with its event and where it goes."""
+
+    delivery: Delivery
+    event: OutboxEvent
+    """Its payload is left empty in lists (it can be large); a single record has it."""
+    endpoint_url: str
+    endpoint_active: bool
 
 
 @dataclass(frozen=True, slots=True)

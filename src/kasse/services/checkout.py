@@ -37,7 +37,7 @@ from kasse.domain.events import (
 from kasse.domain.order import InsufficientStock, Order
 from kasse.domain.order_calculation import calculate
 from kasse.domain.payment import PaymentStatus
-from kasse.domain.settlement import PaymentNews, Settlement, settle
+from kasse.domain.settlement import PaymentNews, Settlement, advance, settle
 from kasse.domain.stock import name_of, needs_of
 from kasse.domain.store import PaymentMethod, Product, StoreConfig
 from kasse.payments.provider import (
@@ -365,10 +365,8 @@ class Checkout:
             return "already_finalized"
         if decision is Settlement.ADVANCE:
             currency = config.currency_by_id(order.currency_id)
-            order.advance_payment(result.status, now,
-                                  cause=f"event:{result.event_id or result.status.value}",
-                                  amount=result.amount,
-                                  currency_code=currency.code if currency else None)
+            advance(order, news, now, cause=f"event:{result.event_id or result.status.value}",
+                    currency_code=currency.code if currency else None)
             await unit.orders.save(order)
             return "status_updated"
         if decision is Settlement.NOT_APPLIED:

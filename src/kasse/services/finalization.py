@@ -90,7 +90,8 @@ async def finalize(unit: OrderUnit, config: StoreConfig, order: Order,
                             payment_status=result.status, currency_code=code,
                             fee=result.fee,
                             order_status_id=config.store.default_order_status_id,
-                            metadata=result.metadata)
+                            metadata=result.metadata,
+                            total_price=calculation.total.value.with_tax)
     await unit.orders.save(order)
     attempt.status = AttemptStatus.COMPLETED
     attempt.transaction_id = transaction_id

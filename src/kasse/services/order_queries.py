@@ -171,7 +171,7 @@ class OrderQueries:
                 payment_method=method.alias if method else None,
                 payment_status=order.payment_status.value,
                 authorized=order.authorized_amount, fee=order.fee_amount,
-                kind=history.checkout_kind, at=summary.placed_at)
+                kind=history.checkout_kind, at=summary.placed_at or order.updated_at)
         return OrderRecord(config, priced, summary, checkout, history,
                            timeline(summary, checkout, history, config))
 

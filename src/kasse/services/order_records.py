@@ -17,7 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
 from kasse.domain.audit import AuditEntry
-from kasse.domain.money import ZERO
+from kasse.domain.order import Order
+from kasse.domain.order_properties import customer_info
+from kasse.domain.refunds import refundable_amount
 from kasse.domain.store import StoreConfig
 
 
@@ -29,7 +31,8 @@ class OrderSummary:
     store_id: UUID
     order_number: str | None
     cart_number: str
-    placed_at: datetime
+    placed_at: datetime | None
+    """``None`` only for a cart (never in a list)."""
     currency_id: UUID
     email: str | None
     first_name: str | None
@@ -46,14 +49,29 @@ class OrderSummary:
     tags: tuple[str, ...]
     version: int
 
+    @classmethod
+    def of_order(cls, order: Order) -> OrderSummary:
+        """The summary of an order as loaded (what an action answers with)."""
+        info = customer_info(order.properties, order.customer_reference)
+        return cls(
+            id=order.id, store_id=order.store_id, order_number=order.order_number,
+            cart_number=order.cart_number, placed_at=order.finalized_at,
+            currency_id=order.currency_id, email=info.email, first_name=info.first_name,
+            last_name=info.last_name, customer_reference=order.customer_reference,
+            total_price=order.total_price, order_status_id=order.order_status_id,
+            payment_status=order.payment_status.value if order.payment_status else None,
+            fulfilment_status=(order.fulfilment_status.value
+                               if order.fulfilment_status else None),
+            captured=order.captured_amount, refunded=order.refunded_amount,
+            refund_pending=order.refund_pending_amount, canceled_at=order.canceled_at,
+            tags=tuple(order.tags), version=order.version)
+
     @property
     def refundable(self) -> Decimal | None:
-        """What may still be refunded: captured less refunded and refunds under way
-        (``None`` when what was captured is not known)."""
-        if self.captured is None:
+        """What may still be refunded (``domain.refunds``); ``None`` for a cart."""
+        if self.placed_at is None:
             return None
-        left = self.captured - (self.refunded or ZERO) - (self.refund_pending or ZERO)
-        return max(left, ZERO)
+        return refundable_amount(self.captured, self.refunded, self.refund_pending)
 
     @property
     def customer_name(self) -> str | None:
@@ -202,7 +220,8 @@ def timeline(summary: OrderSummary, checkout: CheckoutPayment | None, history: O
 
     items = [TimelineItem(summary.placed_at, "placed",
                           f"Order {summary.order_number or summary.cart_number} placed",
-                          {"orderNumber": summary.order_number})]
+                          {"orderNumber": summary.order_number})
+             ] if summary.placed_at is not None else []
     if checkout is not None:
         items.append(TimelineItem(
             checkout.at, "payment",

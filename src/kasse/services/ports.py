@@ -14,17 +14,22 @@ from kasse.domain.audit import AuditEntry
 from kasse.domain.checkout import CheckoutAttempt
 from kasse.domain.discounts import CodeUsage, GiftCard
 from kasse.domain.emails import EmailAttempt, EmailMessage, Outgoing, SendOutcome
-from kasse.domain.events import DomainEvent
+from kasse.domain.events import Event
+from kasse.domain.fulfilment import Shipment
 from kasse.domain.idempotency import KeptAnswer
 from kasse.domain.order import Order
+from kasse.domain.order_management import OrderNote, StatusChange
+from kasse.domain.payment_operations import PaymentRecord
 from kasse.domain.staff import ApiToken, StaffMember
-from kasse.domain.stock import Needs, Shortage, StockLevel
+from kasse.domain.stock import LedgerEntry, Needs, Shortage, StockLevel
 from kasse.domain.store import Product, Store, StoreConfig
 from kasse.domain.store_definition import SavedDefinition, StoreDefinition
 from kasse.domain.webhooks import (
     AttemptOutcome,
     Delivery,
     DeliveryAttempt,
+    DeliveryRecord,
+    DeliveryStatus,
     OutboxEvent,
     WebhookEndpoint,
     WebhookMessage,
@@ -73,6 +78,9 @@ class StoreWriter(Protocol):
 class OrderRepository(Protocol):
     async def get(self, store_id: UUID, order_id: UUID, *, for_update: bool = False
                   ) -> Order | None: ...
+
+    async def store_of(self, order_id: UUID) -> UUID | None:
+        """The store an order belongs to (``None``: no such order)."""
 
     async def add(self, order: Order) -> None: ...
 
@@ -147,10 +155,30 @@ class StockRepository(Protocol):
 
     async def adjust(self, store_id: UUID, item_id: UUID, is_variant: bool, delta: Decimal,
                      cause: str, at: datetime, *, reason: str | None = None,
-                     actor: str | None = None) -> Decimal | None:
-        """Change stock on hand with a ledger entry; ``None`` if it would go negative."""
+                     actor: str | None = None, order_id: UUID | None = None
+                     ) -> Decimal | None:
+        """Change stock on hand with a ledger entry (about ``order_id``, e.g. units
+        returned); ``None`` if it would go negative."""
+
+    async def on_hand(self, item_id: UUID, is_variant: bool) -> Decimal | None:
+        """Stock on hand, the item locked until the unit of work ends (``None``: unknown
+        or untracked): an adjustment is decided on it."""
+
+    async def apply(self, store_id: UUID, item_id: UUID, is_variant: bool, delta: Decimal,
+                    cause: str, at: datetime, *, note: str | None, actor: str | None
+                    ) -> LedgerEntry:
+        """Change stock on hand by ``delta`` (decided under ``on_hand``'s lock) with its
+        ledger entry."""
+
+    async def ledger(self, store_id: UUID, item_id: UUID, *,
+                     before: tuple[datetime, UUID] | None = None, limit: int = 50
+                     ) -> list[LedgerEntry]:
+        """Newest first, older than the ``before`` (time, id) key when given."""
 
     async def levels(self, store_id: UUID) -> list[StockLevel]: ...
+
+    async def item(self, store_id: UUID, product_reference: str,
+                   variant_reference: str | None) -> StockLevel | None: ...
 
 
 class AuditLog(Protocol):
@@ -159,6 +187,25 @@ class AuditLog(Protocol):
     async def entries(self, *, store_ids: list[UUID] | None, order_id: UUID | None = None,
                       before: datetime | None = None, limit: int = 100) -> list[AuditEntry]:
         """Newest first: an order's entries, or those of the stores (``None``: all)."""
+
+
+class OrderRecords(Protocol):
+    """What the shop did with placed orders: payments, shipments, notes, status changes."""
+
+    async def add_payment(self, record: PaymentRecord) -> None: ...
+
+    async def save_payment(self, record: PaymentRecord) -> None: ...
+
+    async def payment(self, record_id: UUID) -> PaymentRecord | None: ...
+
+    async def payments(self, order_id: UUID) -> list[PaymentRecord]:
+        """Oldest first."""
+
+    async def add_shipment(self, shipment: Shipment) -> None: ...
+
+    async def add_note(self, note: OrderNote) -> None: ...
+
+    async def add_status_change(self, change: StatusChange) -> None: ...
 
 
 class AccessRepository(Protocol):
@@ -249,6 +296,9 @@ class OrderUnit(Protocol):
     def audit(self) -> AuditLog: ...
 
     @property
+    def records(self) -> OrderRecords: ...
+
+    @property
     def stock(self) -> StockRepository: ...
 
     @property
@@ -266,12 +316,12 @@ class OrderUnit(Protocol):
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once this unit of work has committed (never if it rolls back)."""
 
-    def record(self, event: DomainEvent) -> None:
+    def record(self, event: Event) -> None:
         """An event to write to the outbox with this unit of work (the events the orders
         of the unit record are written too)."""
 
     @property
-    def published(self) -> list[tuple[DomainEvent, bool]]:
+    def published(self) -> list[tuple[Event, bool]]:
         """After the unit: each event written to the outbox, and whether it was new."""
 
     def savepoint(self) -> AbstractAsyncContextManager[None]:
@@ -354,6 +404,26 @@ class WebhookRepository(Protocol):
         """Newest first, each with its event's topic."""
 
     async def attempts(self, delivery_ids: Sequence[UUID]) -> list[DeliveryAttempt]: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    async def records(self, *, store_ids: Sequence[UUID] | None, topic: str | None = None,
+                      endpoint_id: UUID | None = None, status: DeliveryStatus | None = None,
+                      aggregate_id: UUID | None = None,
+                      before: tuple[datetime, UUID] | None = None, limit: int = 50
+                      ) -> list[DeliveryRecord]:
+        """Newest first, without payloads, of the events of ``store_ids`` (``None``:
+        all), older than the ``before`` (created, id) key when given."""
+
+    async def record(self, delivery_id: UUID) -> DeliveryRecord | None:
+        """One delivery with its event's payload (row-locked where the database can)."""
+
+    async def redeliver_failing(self, *, store_ids: Sequence[UUID] | None,
+                                endpoint_id: UUID | None, now: datetime
+                                ) -> tuple[dict[UUID, list[UUID]], int]:
+        """Every failing delivery of an active endpoint due now: the ids by store, and
+        how many wait for a paused endpoint."""
 
 
 class WebhookStorage(Protocol):

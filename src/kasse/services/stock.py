@@ -1,9 +1,12 @@
 """Stock on hand as the shop keeps it: what there is, and adjustments with a reason (a
-delivery, a count, breakage). Every change is a ledger entry, so on hand = the ledger's
-sum; sales are written by the checkout's finalization, imports by the store import.
+delivery received, a count, breakage, a return). Every change is a ledger entry, so on
+hand = the ledger's sum; sales are written by the checkout's finalization, imports by the
+store import.
 
-The command line (``kasse stock``) and, later, the management API build on this one
-service."""
+The management API (``/stores/{store}/stock``) and the command line (``kasse stock``)
+use this one service: an adjustment writes its ledger entry, an audit entry and a
+``stock.adjusted`` event in one transaction.
+"""
 
 from __future__ import annotations
 
@@ -11,24 +14,55 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from uuid import UUID
 
+from kasse.domain.audit import Actor, AuditEntry
 from kasse.domain.errors import InvalidInput, NotFound
-from kasse.domain.money import decimal_places_of
-from kasse.domain.stock import StockLevel
+from kasse.domain.events import StockAdjusted, units
+from kasse.domain.stock import (
+    LedgerEntry,
+    StockLevel,
+    adjustment,
+    check_adjustment,
+    check_note,
+    item_reference,
+    parse_reason,
+)
 from kasse.domain.store import StoreConfig
-from kasse.domain.text import has_control_characters
 from kasse.services.orders import utcnow
-from kasse.services.ports import Storage
+from kasse.services.ports import OrderUnit, Storage
 from kasse.services.retry import retrying
 
-RESTOCK, ADJUSTMENT = "restock", "adjustment"
-MAX_REASON = 300
+MAX_PAGE = 200
+AUDIT_ACTION = StockAdjusted.topic
 
 
 @dataclass(frozen=True, slots=True)
 class Adjusted:
     level: StockLevel
-    delta: Decimal
+    """The item after the adjustment."""
+    entry: LedgerEntry
+
+    @property
+    def delta(self) -> Decimal:
+        return self.entry.change
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerPage:
+    level: StockLevel
+    entries: list[LedgerEntry]
+    more: bool
+    """Whether older entries follow the last one."""
+
+
+def parse_item(item: str) -> tuple[str, str | None]:
+    """``product`` or ``product:variant`` (references never hold a ``:``)."""
+    product, colon, variant = item.strip().partition(":")
+    if not product or (colon and not variant) or ":" in variant:
+        raise InvalidInput(f"{item.strip()[:80]!r} is not a product reference or "
+                           "product:variant")
+    return product, variant or None
 
 
 class StockBook:
@@ -37,44 +71,80 @@ class StockBook:
         self.clock = clock
 
     async def levels(self, config: StoreConfig) -> list[StockLevel]:
-        """Every tracked product and variant: on hand, held by checkouts, available and
-        the ledger's sum (equal to on hand)."""
+        """Every tracked product and variant: on hand, held by checkouts (unexpired
+        holds), available and the ledger's sum (equal to on hand)."""
         async with self.storage.ordering(write=False) as unit:
             return await unit.stock.levels(config.store.id)
 
-    async def adjust(self, config: StoreConfig, item: str, delta: Decimal, *, reason: str,
-                     actor: str | None = None) -> Adjusted:
-        """Add (a delivery: ``restock``) or take away (``adjustment``) ``delta`` units of
-        ``item`` (a product reference, or ``product:variant``), with the reason."""
-        if not delta.is_finite() or delta == 0 or decimal_places_of(delta) > 6:
-            raise InvalidInput("the change must be a number other than 0, with at most 6 "
-                               "decimals")
-        reason = reason.strip()
-        if not reason or len(reason) > MAX_REASON or has_control_characters(reason):
-            raise InvalidInput(f"a reason is required (1 to {MAX_REASON} printable "
-                               "characters)")
-        product_reference, _, variant_reference = item.partition(":")
+    async def level(self, config: StoreConfig, item: str) -> StockLevel:
+        """One tracked item, by ``product`` or ``product:variant``."""
+        async with self.storage.ordering(write=False) as unit:
+            return await _find(unit, config, item)
+
+    async def ledger(self, config: StoreConfig, item: str, *,
+                     before: tuple[datetime, UUID] | None = None, limit: int = 50
+                     ) -> LedgerPage:
+        """The item's ledger entries, newest first, ``limit`` (1 to 200) at a time from
+        the (time, id) key ``before``."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInput(f"limit must be 1 to {MAX_PAGE}")
+        async with self.storage.ordering(write=False) as unit:
+            level = await _find(unit, config, item)
+            entries = await unit.stock.ledger(config.store.id, level.item_id, before=before,
+                                              limit=limit + 1)
+        return LedgerPage(level, entries[:limit], more=len(entries) > limit)
+
+    async def adjust(self, config: StoreConfig, item: str, *, reason: str, actor: Actor,
+                     change: Decimal | None = None, set_to: Decimal | None = None,
+                     note: str | None = None) -> Adjusted:
+        """Add or take away ``change`` units of ``item``, or set it to ``set_to`` counted
+        units (the entry records the difference, 0 included), for a reason (received,
+        counted, damaged, returned, other) with an optional note. Never below zero
+        (``StockBelowZero``, nothing written). The ledger entry (with the actor's name), an
+        audit entry and a ``stock.adjusted`` event are written in one transaction."""
+        why = parse_reason(reason)
+        note = check_note(note)
+        check_adjustment(change, set_to)
+        store_id = config.store.id
 
         async def work() -> Adjusted:
             async with self.storage.ordering(write=True) as unit:
-                levels = await unit.stock.levels(config.store.id)
-                found = next((level for level in levels
-                              if level.product_reference == product_reference
-                              and (level.variant_reference or "") == variant_reference),
-                             None)
-                if found is None:
-                    raise NotFound(f"no product or variant {item!r} with tracked stock in "
-                                   f"store {config.store.alias}")
-                on_hand = await unit.stock.adjust(
-                    config.store.id, found.item_id, found.variant_reference is not None,
-                    delta, RESTOCK if delta > 0 else ADJUSTMENT, self.clock(),
-                    reason=reason, actor=actor)
-                if on_hand is None:
-                    raise InvalidInput(f"{item} has {found.on_hand:f} on hand: it cannot "
-                                       f"go below 0 (change {delta:f})")
-            level = StockLevel(found.store_id, found.item_id, found.product_reference,
-                               found.variant_reference, found.sku, found.name, on_hand,
-                               found.reserved, found.ledger + delta)
-            return Adjusted(level, delta)
+                found = await _find(unit, config, item)
+                on_hand = await unit.stock.on_hand(found.item_id, found.is_variant)
+                if on_hand is None:  # the import stopped tracking it meanwhile
+                    raise NotFound(f"{found.reference} no longer has tracked stock")
+                delta = adjustment(found.reference, on_hand, change=change, set_to=set_to)
+                at = self.clock()
+                entry = await unit.stock.apply(store_id, found.item_id, found.is_variant,
+                                               delta, why.value, at, note=note,
+                                               actor=actor.name)
+                level = await _find(unit, config, item)
+                await unit.audit.add(AuditEntry.of(
+                    actor, AUDIT_ACTION, store_id, at, detail={
+                        "item": level.reference, "sku": level.sku, "reason": why.value,
+                        "note": note, "change": units(delta),
+                        **({"setTo": units(set_to)} if set_to is not None else {}),
+                        "onHandBefore": units(on_hand), "onHandAfter": units(level.on_hand),
+                        "ledgerEntryId": str(entry.id)}))
+                unit.record(StockAdjusted(
+                    store_id=store_id, item_id=level.item_id,
+                    product_reference=level.product_reference,
+                    variant_reference=level.variant_reference, sku=level.sku,
+                    name=level.name, change=delta, on_hand=level.on_hand,
+                    available=level.available, reason=why.value, note=note,
+                    ledger_entry_id=entry.id, actor=actor.name, at=at))
+            return Adjusted(level, entry)
 
         return await retrying(work, f"stock of {item}")
+
+
+async def _find(unit: OrderUnit, config: StoreConfig, item: str) -> StockLevel:
+    product, variant = parse_item(item)
+    found = await unit.stock.item(config.store.id, product, variant)
+    if found is not None:
+        return found
+    tracked = [level.reference for level in await unit.stock.levels(config.store.id)
+               if level.product_reference == product]
+    hint = f" (its stock is kept per variant: {', '.join(tracked[:10])})" if tracked else ""
+    raise NotFound(f"no product or variant {item_reference(product, variant)!r} with "
+                   f"tracked stock in store {config.store.alias}{hint}")

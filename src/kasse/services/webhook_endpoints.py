@@ -1,5 +1,8 @@
 """What an operator does with merchant webhooks: register endpoints, list, pause or
-remove them, and look at deliveries and their attempts."""
+remove them, look at deliveries and their attempts, and send deliveries again.
+
+The management API's reads show a principal only what belongs to the stores it may see
+(an endpoint of every store included); its redeliveries are audited."""
 
 from __future__ import annotations
 
@@ -11,10 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
+from kasse.domain.access import Principal
+from kasse.domain.audit import Actor, AuditEntry
 from kasse.domain.errors import InvalidInput, NotFound, StoreNotFound
+from kasse.domain.events import is_order_topic
 from kasse.domain.webhooks import (
+    EVENT_TYPES,
     Delivery,
     DeliveryAttempt,
+    DeliveryRecord,
+    DeliveryStatus,
+    EndpointPaused,
     WebhookEndpoint,
     WebhookFormat,
     check_url,
@@ -29,6 +39,12 @@ MAX_SECRET = 200
 STANDARD_KEY_BYTES = (24, 64)
 """The key lengths Standard Webhooks asks for (192 to 512 bits)."""
 GENERATED_KEY_BYTES = 32
+MAX_PAGE = 200
+REDELIVERED = "webhook.redelivered"
+"""The audit action of a delivery sent again on an operator's request."""
+REDELIVERED_FAILED = "webhook.redelivered_failed"
+"""The audit action of every failing delivery of a store sent again at once."""
+AUDITED_IDS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +66,34 @@ class DeliveryReport:
     delivery: Delivery
     topic: str
     attempts: tuple[DeliveryAttempt, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPage:
+    records: list[DeliveryRecord]
+    more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryDetail:
+    record: DeliveryRecord
+    attempts: tuple[DeliveryAttempt, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Redelivered:
+    count: int
+    """Deliveries made due now."""
+    paused: int
+    """Failing deliveries left waiting for a paused endpoint."""
+
+
+def _visible(principal: Principal, store_id: UUID | None) -> bool:
+    return store_id is None or principal.store_ids is None or store_id in principal.store_ids
+
+
+def _stores(principal: Principal) -> list[UUID] | None:
+    return None if principal.store_ids is None else sorted(principal.store_ids)
 
 
 def check_secret(secret: str, format: WebhookFormat = WebhookFormat.KASSE) -> str:
@@ -149,3 +193,93 @@ class WebhookEndpoints:
             by_delivery.setdefault(attempt.delivery_id, []).append(attempt)
         return [DeliveryReport(delivery, topic, tuple(by_delivery.get(delivery.id, ())))
                 for delivery, topic in found]
+
+    # --- the management API ---------------------------------------------------------
+
+    async def visible(self, principal: Principal) -> list[ListedEndpoint]:
+        """The endpoints that hear the stores ``principal`` may see (those of every
+        store included), oldest first; never their secrets."""
+        return [item for item in await self.all()
+                if _visible(principal, item.endpoint.store_id)]
+
+    async def records(self, principal: Principal, *, topic: str | None = None,
+                      endpoint_id: UUID | None = None, status: str | None = None,
+                      order_id: UUID | None = None,
+                      before: tuple[datetime, UUID] | None = None, limit: int = 50
+                      ) -> DeliveryPage:
+        """Deliveries of the events of the stores ``principal`` may see, newest first,
+        by event type, endpoint, status and order; ``limit`` (1 to 200) from ``before``."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInput(f"limit must be 1 to {MAX_PAGE}")
+        if topic is not None and topic.strip() not in EVENT_TYPES:
+            raise InvalidInput(f"event must be one of {', '.join(EVENT_TYPES)}")
+        wanted = None
+        if status is not None:
+            try:
+                wanted = DeliveryStatus(status.strip().lower())
+            except ValueError:
+                raise InvalidInput(f"status must be one of "
+                                   f"{', '.join(s.value for s in DeliveryStatus)}") from None
+        async with self.storage.webhooks(write=False) as repo:
+            found = await repo.records(store_ids=_stores(principal),
+                                       topic=topic.strip() if topic else None,
+                                       endpoint_id=endpoint_id, status=wanted,
+                                       aggregate_id=order_id, before=before,
+                                       limit=limit + 1)
+        return DeliveryPage(found[:limit], more=len(found) > limit)
+
+    async def detail(self, principal: Principal, delivery_id: UUID) -> DeliveryDetail:
+        """One delivery with its event (as it is sent) and every attempt; a delivery of
+        a store ``principal`` may not see is not found."""
+        async with self.storage.webhooks(write=False) as repo:
+            record = await repo.record(delivery_id)
+            if record is None or not _visible(principal, record.event.store_id):
+                raise NotFound(f"no webhook delivery {delivery_id}")
+            attempts = await repo.attempts([delivery_id])
+        return DeliveryDetail(record, tuple(attempts))
+
+    async def redeliver(self, actor: Actor, delivery_id: UUID) -> DeliveryRecord:
+        """Make the delivery due now (its attempts are kept; the retry window starts
+        over), audited. A paused endpoint's delivery is refused: resume the endpoint."""
+        async with self.storage.webhooks(write=True) as repo:
+            record = await repo.record(delivery_id)
+            if record is None or not _visible(actor.principal, record.event.store_id):
+                raise NotFound(f"no webhook delivery {delivery_id}")
+            if not record.endpoint_active:
+                raise EndpointPaused(f"endpoint {record.delivery.endpoint_id} is paused: "
+                                     "resume it (kasse webhook enable) to send its "
+                                     "deliveries")
+            delivery = record.delivery
+            before = delivery.status
+            now = self.clock()
+            delivery.redeliver(now)
+            await repo.save_delivery(delivery)
+            event = record.event
+            await repo.audit.add(AuditEntry.of(
+                actor, REDELIVERED, event.store_id, now,
+                order_id=event.aggregate_id if is_order_topic(event.topic) else None,
+                detail={"deliveryId": str(delivery.id), "eventId": str(event.id),
+                        "event": event.topic, "endpointId": str(delivery.endpoint_id),
+                        "previousStatus": before.value, "attempts": delivery.attempts}))
+        return record
+
+    async def redeliver_failing(self, actor: Actor, endpoint_id: UUID | None = None
+                                ) -> Redelivered:
+        """Make every failing delivery (given up, or waiting for its next retry) of the
+        stores the actor may see due now, of one endpoint or all; one audit entry per
+        store. Deliveries of paused endpoints are left waiting (and counted)."""
+        async with self.storage.webhooks(write=True) as repo:
+            if endpoint_id is not None and not any(
+                    e.id == endpoint_id and _visible(actor.principal, e.store_id)
+                    for e in await repo.endpoints()):
+                raise NotFound(f"no webhook endpoint {endpoint_id}")
+            now = self.clock()
+            done, paused = await repo.redeliver_failing(
+                store_ids=_stores(actor.principal), endpoint_id=endpoint_id, now=now)
+            for store_id, ids in sorted(done.items()):
+                await repo.audit.add(AuditEntry.of(
+                    actor, REDELIVERED_FAILED, store_id, now, detail={
+                        "count": len(ids),
+                        "endpointId": str(endpoint_id) if endpoint_id else None,
+                        "deliveryIds": sorted(str(i) for i in ids)[:AUDITED_IDS]}))
+        return Redelivered(sum(len(ids) for ids in done.values()), paused)

@@ -16,7 +16,7 @@ from kasse.adapters.db.redemption_repository import SqlRedemptionRepository
 from kasse.adapters.db.tables import checkout_attempts, number_sequences, order_lines, orders
 from kasse.adapters.db.types import utc
 from kasse.domain.errors import ConcurrentUpdate
-from kasse.domain.order import Order, OrderLine
+from kasse.domain.order import FulfilmentStatus, Order, OrderLine
 from kasse.domain.payment import PaymentStatus
 
 MAX_CUSTOMER_ORDERS = 200
@@ -37,6 +37,7 @@ _ORDER_FOR_UPDATE = select(orders).where(
 ).with_for_update()
 _LINES = (select(order_lines).where(order_lines.c.order_id == bindparam("b_order_id"))
           .order_by(order_lines.c.position))
+STORE_OF = select(orders.c.store_id).where(orders.c.id == bindparam("b_id"))
 VERSION = select(orders.c.version).where(orders.c.id == bindparam("b_id"),
                                           orders.c.store_id == bindparam("b_store_id"))
 _SAVE = update(orders).where(orders.c.id == bindparam("b_id"),
@@ -55,6 +56,14 @@ _BUMP = (update(number_sequences)
 
 
 
+def customer_name(properties: dict[str, str]) -> str | None:
+    """Lower-cased "firstName lastName", for the staff's free-text search."""
+    name = " ".join(part.strip() for part in (properties.get("firstName") or "",
+                                              properties.get("lastName") or "")
+                    if part.strip())
+    return name.lower()[:300] or None
+
+
 def _order_values(order: Order) -> dict[str, Any]:
     email = order.properties.get("email")
     return {
@@ -66,6 +75,7 @@ def _order_values(order: Order) -> dict[str, Any]:
         "language": order.language,
         "customer_reference": order.customer_reference,
         "customer_email": email.lower() if email else None,
+        "customer_name": customer_name(order.properties),
         "order_status_id": order.order_status_id,
         "billing_country_id": order.billing_country_id,
         "billing_region_id": order.billing_region_id,
@@ -87,6 +97,13 @@ def _order_values(order: Order) -> dict[str, Any]:
         "transaction_id": order.transaction_id,
         "authorized_amount": order.authorized_amount,
         "fee_amount": order.fee_amount,
+        "total_price": order.total_price,
+        "captured_amount": order.captured_amount,
+        "refunded_amount": order.refunded_amount,
+        "refund_pending_amount": order.refund_pending_amount,
+        "fulfilment_status": (order.fulfilment_status.value
+                              if order.fulfilment_status else None),
+        "canceled_at": order.canceled_at,
     }
 
 
@@ -103,6 +120,9 @@ def _line_rows(order: Order) -> list[dict[str, Any]]:
             "tax_class_id": line.tax_class_id, "properties": dict(line.properties),
             "attributes": [list(a) for a in line.attributes], "bundle_id": line.bundle_id,
             "is_gift_card": line.is_gift_card,
+            "fulfilled_quantity": line.fulfilled_quantity,
+            "refunded_quantity": line.refunded_quantity,
+            "restocked_quantity": line.restocked_quantity,
         })
         for child in line.children:
             add(child, line.id)
@@ -123,7 +143,9 @@ def _order_from(row: Any, line_rows: Sequence[Any]) -> Order:
             product_tax_class_id=r.product_tax_class_id, tax_class_id=r.tax_class_id,
             properties=dict(r.properties or {}),
             attributes=tuple(tuple(a) for a in (r.attributes or [])),
-            bundle_id=r.bundle_id, is_gift_card=r.is_gift_card)
+            bundle_id=r.bundle_id, is_gift_card=r.is_gift_card,
+            fulfilled_quantity=r.fulfilled_quantity, refunded_quantity=r.refunded_quantity,
+            restocked_quantity=r.restocked_quantity)
         by_id[line.id] = line
         parent = by_id.get(r.parent_id) if r.parent_id is not None else None
         (parent.children if parent is not None else top).append(line)
@@ -147,7 +169,12 @@ def _order_from(row: Any, line_rows: Sequence[Any]) -> Order:
         finalized_at=utc(row.finalized_at),
         payment_status=PaymentStatus(row.payment_status) if row.payment_status else None,
         transaction_id=row.transaction_id, authorized_amount=row.authorized_amount,
-        fee_amount=row.fee_amount, version=row.version)
+        fee_amount=row.fee_amount, total_price=row.total_price,
+        captured_amount=row.captured_amount, refunded_amount=row.refunded_amount,
+        refund_pending_amount=row.refund_pending_amount,
+        fulfilment_status=(FulfilmentStatus(row.fulfilment_status)
+                           if row.fulfilment_status else None),
+        canceled_at=utc(row.canceled_at), version=row.version)
 
 
 class SqlOrderRepository:
@@ -183,6 +210,12 @@ class SqlOrderRepository:
         self.touched[order.id] = order
         await SqlRedemptionRepository(self.conn).load_into(order)
         return order
+
+    async def store_of(self, order_id: UUID) -> UUID | None:
+        """The store an order belongs to (``None``: no such order)."""
+        store_id: UUID | None = (await self.conn.execute(
+            STORE_OF, {"b_id": order_id})).scalar()
+        return store_id
 
     async def add(self, order: Order) -> None:
         self.touched[order.id] = order

@@ -16,11 +16,13 @@ from uuid import UUID, uuid4
 
 from sqlalchemy import (
     Select,
+    and_,
     bindparam,
     delete,
     func,
     insert,
     literal,
+    or_,
     select,
     type_coerce,
     union_all,
@@ -29,13 +31,15 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kasse.adapters.db.tables import (
+    orders,
     product_variants,
     products,
     stock_ledger,
     stock_reservations,
 )
-from kasse.adapters.db.types import ScaledDecimal
-from kasse.domain.stock import Needs, Shortage, StockLevel
+from kasse.adapters.db.types import ScaledDecimal, utc
+from kasse.domain.errors import ConcurrentUpdate
+from kasse.domain.stock import LedgerEntry, Needs, Shortage, StockLevel
 
 SALE, RESTOCK, ADJUSTMENT, IMPORT = "sale", "restock", "adjustment", "import"
 
@@ -217,9 +221,11 @@ class SqlStockRepository:
 
     async def adjust(self, store_id: UUID, item_id: UUID, is_variant: bool, delta: Decimal,
                      cause: str, at: datetime, *, reason: str | None = None,
-                     actor: str | None = None) -> Decimal | None:
-        """Change stock on hand by ``delta`` with a ledger entry; the new figure, or
-        ``None`` when the result would be negative (nothing changes then)."""
+                     actor: str | None = None, order_id: UUID | None = None
+                     ) -> Decimal | None:
+        """Change stock on hand by ``delta`` with a ledger entry (about ``order_id``, if
+        any); the new figure, or ``None`` when the result would be negative (nothing
+        changes then)."""
         table = product_variants if is_variant else products
         result = (await self.conn.execute(
             update(table).where(table.c.id == item_id, table.c.stock.is_not(None),
@@ -229,7 +235,8 @@ class SqlStockRepository:
             .returning(table.c.stock), {"b_delta": delta})).first()
         if result is None:
             return None
-        await self._ledger(store_id, item_id, delta, cause, at, reason=reason, actor=actor)
+        await self._ledger(store_id, item_id, delta, cause, at, reason=reason, actor=actor,
+                           order_id=order_id)
         on_hand: Decimal = result[0]
         return on_hand
 
@@ -246,37 +253,116 @@ class SqlStockRepository:
             "cause": cause, "reason": reason, "order_id": order_id, "actor": actor,
             "created_at": at})
 
+    async def on_hand(self, item_id: UUID, is_variant: bool) -> Decimal | None:
+        """Stock on hand of the item, its row locked until the transaction ends (on
+        PostgreSQL; SQLite's writer holds the database): what an adjustment is decided
+        on. ``None``: no such item, or its stock is not tracked."""
+        table = product_variants if is_variant else products
+        statement = select(table.c.stock).where(table.c.id == item_id)
+        if self._postgres:
+            statement = statement.with_for_update()
+        found = (await self.conn.execute(statement)).first()
+        return None if found is None else found[0]
+
+    async def apply(self, store_id: UUID, item_id: UUID, is_variant: bool, delta: Decimal,
+                    cause: str, at: datetime, *, note: str | None, actor: str | None
+                    ) -> LedgerEntry:
+        """Change stock on hand by ``delta`` (decided under ``on_hand``'s lock) and write
+        the ledger entry; a change of 0 (a count that matched) writes the entry only."""
+        if delta:
+            table = product_variants if is_variant else products
+            changed = await self.conn.execute(
+                update(table).where(table.c.id == item_id, table.c.stock.is_not(None),
+                                    table.c.stock + bindparam("b_delta", type_=ScaledDecimal)
+                                    >= literal(0))
+                .values(stock=table.c.stock + bindparam("b_delta", type_=ScaledDecimal)),
+                {"b_delta": delta})
+            if changed.rowcount != 1:  # only without the lock: let the caller start over
+                raise ConcurrentUpdate(f"stock of item {item_id} changed meanwhile")
+        entry = LedgerEntry(id=uuid4(), item_id=item_id, change=delta, cause=cause,
+                            note=note, actor=actor, at=at)
+        await self.conn.execute(_LEDGER, {
+            "id": entry.id, "store_id": store_id, "item_id": item_id, "delta": delta,
+            "cause": cause, "reason": note, "order_id": None,
+            "actor": actor[:200] if actor else None, "created_at": at})
+        return entry
+
+    async def ledger(self, store_id: UUID, item_id: UUID, *,
+                     before: tuple[datetime, UUID] | None = None, limit: int = 50
+                     ) -> list[LedgerEntry]:
+        """The item's ledger, newest first; ``before``: only entries older than this
+        (time, id) key (the last one of the page before)."""
+        led = stock_ledger.c
+        statement = (select(stock_ledger, orders.c.order_number)
+                     .select_from(stock_ledger.outerjoin(orders, orders.c.id == led.order_id))
+                     .where(led.store_id == store_id, led.item_id == item_id))
+        if before is not None:
+            at, entry_id = before
+            statement = statement.where(or_(led.created_at < at,
+                                            and_(led.created_at == at, led.id < entry_id)))
+        rows = await self.conn.execute(
+            statement.order_by(led.created_at.desc(), led.id.desc()).limit(limit))
+        return [LedgerEntry(id=row.id, item_id=row.item_id, change=row.delta,
+                            cause=row.cause, note=row.reason, actor=row.actor,
+                            at=utc(row.created_at) or row.created_at,
+                            order_id=row.order_id, order_number=row.order_number)
+                for row in rows]
+
     # --- the shop's view ----------------------------------------------------------------
 
     async def levels(self, store_id: UUID) -> list[StockLevel]:
         """Every tracked item of the store: on hand, reserved now and its ledger's sum."""
+        return await self._levels(store_id)
+
+    async def item(self, store_id: UUID, product_reference: str,
+                   variant_reference: str | None) -> StockLevel | None:
+        """One tracked item of the store by its references (``None``: no such item, or
+        its stock is not tracked)."""
+        found = await self._levels(store_id, (product_reference, variant_reference))
+        return found[0] if found else None
+
+    async def _levels(self, store_id: UUID, only: tuple[str, str | None] | None = None
+                      ) -> list[StockLevel]:
         ledger = (select(stock_ledger.c.item_id, func.sum(stock_ledger.c.delta).label("total"))
                   .where(stock_ledger.c.store_id == store_id)
-                  .group_by(stock_ledger.c.item_id).subquery())
-        product_rows = (await self.conn.execute(
+                  .group_by(stock_ledger.c.item_id))
+        product_query = (
             select(products.c.id, products.c.reference, products.c.sku, products.c.name,
-                   products.c.stock, ledger.c.total)
-            .outerjoin(ledger, ledger.c.item_id == products.c.id)
+                   products.c.stock)
             .where(products.c.store_id == store_id, products.c.stock.is_not(None))
-            .order_by(products.c.sort_order, products.c.reference))).all()
-        variant_rows = (await self.conn.execute(
+            .order_by(products.c.sort_order, products.c.reference))
+        variant_query = (
             select(product_variants.c.id, products.c.reference,
                    product_variants.c.reference.label("variant"), product_variants.c.sku,
-                   product_variants.c.name, product_variants.c.stock, ledger.c.total)
+                   product_variants.c.name, product_variants.c.stock)
             .join(products, products.c.id == product_variants.c.product_id)
-            .outerjoin(ledger, ledger.c.item_id == product_variants.c.id)
             .where(products.c.store_id == store_id, product_variants.c.stock.is_not(None))
             .order_by(products.c.sort_order, products.c.reference,
-                      product_variants.c.sort_order))).all()
-        reserved = await self.reserved([r.id for r in (*product_rows, *variant_rows)])
+                      product_variants.c.sort_order))
+        product_rows: Sequence[Any] = []
+        variant_rows: Sequence[Any] = []
+        if only is None or only[1] is None:
+            if only is not None:
+                product_query = product_query.where(products.c.reference == only[0])
+            product_rows = (await self.conn.execute(product_query)).all()
+        if only is None or only[1] is not None:
+            if only is not None:
+                variant_query = variant_query.where(products.c.reference == only[0],
+                                                    product_variants.c.reference == only[1])
+            variant_rows = (await self.conn.execute(variant_query)).all()
+        ids = [r.id for r in (*product_rows, *variant_rows)]
+        if only is not None:
+            if not ids:
+                return []
+            ledger = ledger.where(stock_ledger.c.item_id.in_(ids))
+        totals = {item: total for item, total in await self.conn.execute(ledger)}
+        reserved = await self.reserved(ids)
 
-        def total(value: Decimal | None) -> Decimal:
-            return value if value is not None else Decimal(0)
+        def level(r: Any, variant: str | None) -> StockLevel:
+            total = totals.get(r.id)
+            return StockLevel(store_id, r.id, r.reference, variant, r.sku, r.name, r.stock,
+                              reserved.get(r.id, Decimal(0)),
+                              total if total is not None else Decimal(0))
 
-        levels = [StockLevel(store_id, r.id, r.reference, None, r.sku, r.name, r.stock,
-                             reserved.get(r.id, Decimal(0)), total(r.total))
-                  for r in product_rows]
-        levels += [StockLevel(store_id, r.id, r.reference, r.variant, r.sku, r.name, r.stock,
-                              reserved.get(r.id, Decimal(0)), total(r.total))
-                   for r in variant_rows]
-        return levels
+        return ([level(r, None) for r in product_rows]
+                + [level(r, r.variant) for r in variant_rows])

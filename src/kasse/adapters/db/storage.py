@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.exc import IntegrityError
@@ -16,14 +18,38 @@ from kasse.adapters.db.access_repository import SqlAccessRepository
 from kasse.adapters.db.audit_repository import SqlAuditLog, SqlIdempotencyStore
 from kasse.adapters.db.checkout_repository import SqlCheckoutRepository
 from kasse.adapters.db.database import Database
+from kasse.adapters.db.order_records import SqlOrderRecords
 from kasse.adapters.db.order_repository import SqlOrderRepository
 from kasse.adapters.db.product_cache import ProductCache, with_stock
 from kasse.adapters.db.redemption_repository import SqlRedemptionRepository
 from kasse.adapters.db.stock_repository import SqlStockRepository
 from kasse.domain.errors import Conflict
-from kasse.domain.events import DomainEvent
+from kasse.domain.events import DomainEvent, Event
+from kasse.domain.order_snapshot import ORDER_KEY, order_snapshot
 from kasse.domain.store import Product, Store, StoreConfig
 from kasse.domain.store_definition import SavedDefinition, StoreDefinition
+
+log = logging.getLogger("kasse.events")
+
+
+class StoreConfigs:
+    """Store configurations kept per ``config_version``, for the order snapshots of
+    events (one small query checks the version; an import bumps it)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[UUID, StoreConfig] = {}
+
+    async def get(self, conn: AsyncConnection, store_id: UUID) -> StoreConfig | None:
+        found = await repo.find_store_row(conn, str(store_id))
+        if found is None:
+            return None
+        kept = self._kept.get(store_id)
+        if kept is not None and kept.store.config_version == found[1]:
+            return kept
+        config = await repo.load_store_config(conn, store_id)
+        if config is not None:
+            self._kept[store_id] = config
+        return config
 
 
 class SqlCatalogReader:
@@ -90,6 +116,7 @@ class SqlStorage:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.products = ProductCache()
+        self.configs = StoreConfigs()
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[SqlCatalogReader]:
@@ -105,7 +132,7 @@ class SqlStorage:
     async def ordering(self, *, write: bool) -> AsyncIterator[SqlOrderUnit]:
         scope = self.db.transaction() if write else self.db.read()
         async with scope as conn:
-            unit = SqlOrderUnit(conn, self.products)
+            unit = SqlOrderUnit(conn, self.products, self.configs)
             yield unit
             if write:  # the events of what was done, in the same transaction
                 await unit.publish()
@@ -136,18 +163,21 @@ class SqlStorage:
 
 
 class SqlOrderUnit:
-    def __init__(self, conn: AsyncConnection, products: ProductCache | None = None) -> None:
+    def __init__(self, conn: AsyncConnection, products: ProductCache | None = None,
+                 configs: StoreConfigs | None = None) -> None:
         self.conn = conn
         self.stock = SqlStockRepository(conn)
         self.committed: list[Callable[[], None]] = []
-        self.recorded: list[DomainEvent] = []
-        self.published: list[tuple[DomainEvent, bool]] = []
+        self.recorded: list[Event] = []
+        self.published: list[tuple[Event, bool]] = []
         """Events written to the outbox, and whether each was new (not a repeat)."""
         self.orders = SqlOrderRepository(conn)
         self.catalog = SqlCatalogReader(conn, products)
         self.checkout = SqlCheckoutRepository(conn)
         self.redemptions = SqlRedemptionRepository(conn)
         self.audit = SqlAuditLog(conn)
+        self._configs = configs or StoreConfigs()
+        self.records = SqlOrderRecords(conn)
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         self.committed.append(callback)
@@ -157,19 +187,44 @@ class SqlOrderUnit:
         async with self.conn.begin_nested():
             yield
 
-    def record(self, event: DomainEvent) -> None:
+    def record(self, event: Event) -> None:
         self.recorded.append(event)
 
     async def publish(self) -> None:
         """Drain the events of the orders of this unit (and those recorded on it) into
-        the outbox; an event with a dedupe key already there is not written again."""
-        events = list(self.recorded)
+        the outbox; an event with a dedupe key already there is not written again.
+
+        Every order event's payload carries the order as this unit leaves it
+        (``order``: see ``domain/order_snapshot.py``)."""
+        events: list[Event] = list(self.recorded)
         self.recorded.clear()
-        for order in self.orders.touched.values():
+        for order in list(self.orders.touched.values()):
             events.extend(order.events)
             order.events.clear()
+        snapshots: dict[UUID, dict[str, Any] | None] = {}
         for event in events:
+            payload = event.payload()
+            if isinstance(event, DomainEvent):
+                if event.order_id not in snapshots:
+                    snapshots[event.order_id] = await self._snapshot(event)
+                payload[ORDER_KEY] = snapshots[event.order_id]
             fresh = await self.checkout.add_outbox_event(
-                store_id=event.store_id, topic=event.topic, aggregate_id=event.order_id,
-                payload=event.payload(), at=event.at, dedupe_key=event.dedupe_key)
+                store_id=event.store_id, topic=event.topic, aggregate_id=event.aggregate_id,
+                payload=payload, at=event.at, dedupe_key=event.dedupe_key)
             self.published.append((event, fresh))
+
+    async def _snapshot(self, event: DomainEvent) -> dict[str, Any] | None:
+        order = self.orders.touched.get(event.order_id)
+        if order is None:  # recorded on the unit without loading the order
+            order = await self.orders.get(event.store_id, event.order_id)
+        config = await self._configs.get(self.conn, event.store_id)
+        if order is None or config is None:
+            return None
+        try:
+            return order_snapshot(order, config)
+        except Exception:
+            # The event itself must reach the outbox (an order was placed, money moved):
+            # a snapshot that cannot be built is logged and left out, never the event.
+            log.exception("order %s: no snapshot for its %s event", event.order_id,
+                          event.topic)
+            return None

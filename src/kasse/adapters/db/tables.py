@@ -389,10 +389,13 @@ order_lines = Table(
     Column("attributes", JSON, nullable=False, default=list),
     Column("bundle_id", String(100)),
     Column("is_gift_card", Boolean, nullable=False, default=False),
-    # After placement: how much of the line was shipped and how much refunded.
+    # After placement: how much of the line was shipped, how much refunded, and how much
+    # put back into stock (by a refund with restock, or a cancel).
     Column("fulfilled_quantity", ScaledDecimal, nullable=False, default=Decimal(0),
            server_default="0"),
     Column("refunded_quantity", ScaledDecimal, nullable=False, default=Decimal(0),
+           server_default="0"),
+    Column("restocked_quantity", ScaledDecimal, nullable=False, default=Decimal(0),
            server_default="0"),
     Index("ix_order_lines_order", "order_id", "position"),
 )
@@ -454,9 +457,9 @@ outbox_events = Table(
     # When the shopper's emails were made of it (relayed apart from the webhooks).
     Column("emailed_at", DateTime(timezone=True)),
     Index("ix_outbox_events_pending", "delivered_at", "created_at"),
-    # An order's events (and through them its webhook deliveries), for its timeline.
-    Index("ix_outbox_events_aggregate", "aggregate_id", "created_at"),
     Index("ix_outbox_events_unemailed", "emailed_at", "created_at"),
+    # An order's events (and through them its webhook deliveries, for its timeline).
+    Index("ix_outbox_events_aggregate", "aggregate_id", "created_at"),
 )
 
 
@@ -568,6 +571,7 @@ webhook_deliveries = Table(
     UniqueConstraint("event_id", "endpoint_id", name="uq_webhook_deliveries_event_endpoint"),
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
+    Index("ix_webhook_deliveries_created", "created_at", "id"),  # newest first
 )
 
 # Every attempt of a delivery, with what the receiver answered.

@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import delete, event, exists, insert, or_, select, update
+from sqlalchemy import and_, delete, event, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import Insert
 
 from kasse.adapters.db import store_repository
+from kasse.adapters.db.audit_repository import SqlAuditLog
 from kasse.adapters.db.database import Database
 from kasse.adapters.db.tables import (
     outbox_events,
@@ -27,6 +28,7 @@ from kasse.domain.webhooks import (
     AttemptOutcome,
     Delivery,
     DeliveryAttempt,
+    DeliveryRecord,
     DeliveryStatus,
     OutboxEvent,
     WebhookEndpoint,
@@ -70,6 +72,18 @@ def _delivery(row: Any) -> Delivery:
         completed_at=_utc_or_none(row.completed_at))
 
 
+def _not_in_flight(now: datetime) -> Any:
+    """The SQL form of ``not Delivery.in_flight``."""
+    d = webhook_deliveries.c
+    return or_(d.lease_until.is_(None), d.lease_until < now)
+
+
+_FAILING = or_(webhook_deliveries.c.status == DeliveryStatus.FAILED.value,
+               and_(webhook_deliveries.c.status == _PENDING,
+                    webhook_deliveries.c.attempts > 0))
+"""The SQL form of ``Delivery.failing``."""
+
+
 def _free(now: datetime) -> Any:
     """The SQL form of ``Delivery.claimable``."""
     d = webhook_deliveries.c
@@ -83,6 +97,7 @@ class SqlWebhookRepository:
         self._postgres = conn.dialect.name == "postgresql"
         # Row locks are an extra on PostgreSQL, and only where something will be written.
         self._locks = self._postgres and write
+        self.audit = SqlAuditLog(conn)
 
     # --- endpoints -------------------------------------------------------------------------
 
@@ -249,6 +264,99 @@ class SqlWebhookRepository:
                                    body=row.response_body or "",
                                    duration_ms=row.duration_ms))
             for row in rows]
+
+
+    # --- the management API's view ---------------------------------------------------------
+
+    def _records(self, *, with_payload: bool) -> Any:
+        d, e, o = webhook_deliveries.c, webhook_endpoints.c, outbox_events.c
+        columns: list[Any] = [webhook_deliveries, o.store_id, o.topic, o.aggregate_id,
+                              o.created_at.label("event_created_at"),
+                              e.url.label("endpoint_url"), e.active.label("endpoint_active")]
+        if with_payload:
+            columns.append(o.payload)
+        return (select(*columns)
+                .select_from(webhook_deliveries
+                             .join(outbox_events, o.id == d.event_id)
+                             .join(webhook_endpoints, e.id == d.endpoint_id)))
+
+    @staticmethod
+    def _record(row: Any, *, with_payload: bool) -> DeliveryRecord:
+        event = OutboxEvent(id=row.event_id, store_id=row.store_id, topic=row.topic,
+                            aggregate_id=row.aggregate_id,
+                            payload=row.payload if with_payload else {},
+                            created_at=_utc(row.event_created_at))
+        return DeliveryRecord(_delivery(row), event, row.endpoint_url, row.endpoint_active)
+
+    async def records(self, *, store_ids: Sequence[UUID] | None, topic: str | None = None,
+                      endpoint_id: UUID | None = None, status: DeliveryStatus | None = None,
+                      aggregate_id: UUID | None = None,
+                      before: tuple[datetime, UUID] | None = None, limit: int = 50
+                      ) -> list[DeliveryRecord]:
+        """Deliveries newest first (without their events' payloads), of events of
+        ``store_ids`` (``None``: every store), filtered; older than the ``before``
+        (created, id) key when given."""
+        d, o = webhook_deliveries.c, outbox_events.c
+        statement = self._records(with_payload=False)
+        if store_ids is not None:
+            statement = statement.where(o.store_id.in_(list(store_ids)))
+        if topic is not None:
+            statement = statement.where(o.topic == topic)
+        if endpoint_id is not None:
+            statement = statement.where(d.endpoint_id == endpoint_id)
+        if status is not None:
+            statement = statement.where(d.status == status.value)
+        if aggregate_id is not None:
+            statement = statement.where(o.aggregate_id == aggregate_id)
+        if before is not None:
+            at, delivery_id = before
+            statement = statement.where(or_(d.created_at < at,
+                                            and_(d.created_at == at, d.id < delivery_id)))
+        rows = await self.conn.execute(
+            statement.order_by(d.created_at.desc(), d.id.desc()).limit(limit))
+        return [self._record(row, with_payload=False) for row in rows]
+
+    async def record(self, delivery_id: UUID) -> DeliveryRecord | None:
+        """One delivery with its event's payload (row-locked where the database can)."""
+        statement = self._records(with_payload=True).where(
+            webhook_deliveries.c.id == delivery_id)
+        if self._locks:
+            statement = statement.with_for_update(of=webhook_deliveries)
+        row = (await self.conn.execute(statement)).first()
+        return self._record(row, with_payload=True) if row is not None else None
+
+    async def redeliver_failing(self, *, store_ids: Sequence[UUID] | None,
+                                endpoint_id: UUID | None, now: datetime
+                                ) -> tuple[dict[UUID, list[UUID]], int]:
+        """Make every failing delivery (``Delivery.failing``) of an active endpoint due
+        now, as ``Delivery.redeliver`` does one: returns the ids made due by store, and
+        how many failing deliveries wait for a paused endpoint (left as they are)."""
+        d, e, o = webhook_deliveries.c, webhook_endpoints.c, outbox_events.c
+        scope = [_FAILING]
+        if store_ids is not None:
+            scope.append(o.store_id.in_(list(store_ids)))
+        if endpoint_id is not None:
+            scope.append(d.endpoint_id == endpoint_id)
+        joined = (webhook_deliveries.join(outbox_events, o.id == d.event_id)
+                  .join(webhook_endpoints, e.id == d.endpoint_id))
+        paused = await self.conn.scalar(select(func.count()).select_from(joined)
+                                        .where(*scope, e.active.is_(False)))
+        candidates = {row.id: row.store_id for row in await self.conn.execute(
+            select(d.id, o.store_id).select_from(joined)
+            .where(*scope, e.active.is_(True), _not_in_flight(now)))}
+        done: dict[UUID, list[UUID]] = {}
+        ids = list(candidates)
+        for start in range(0, len(ids), 500):
+            # The conditions again: a worker may have claimed one since it was read.
+            changed = await self.conn.execute(
+                update(webhook_deliveries)
+                .where(d.id.in_(ids[start:start + 500]), _FAILING, _not_in_flight(now))
+                .values(status=_PENDING, next_attempt_at=now, first_attempt_at=None,
+                        completed_at=None, lease_owner=None, lease_until=None)
+                .returning(d.id))
+            for (delivery_id,) in changed:
+                done.setdefault(candidates[delivery_id], []).append(delivery_id)
+        return done, int(paused or 0)
 
 
 class SqlWebhookStorage:

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
 
-from kasse.api.deps import parse_id
+from kasse.api.ids import EMAIL, OrderId
 from kasse.api.management import MANAGEMENT_PREFIX
 from kasse.api.management.actions import ActionDep
 from kasse.api.management.auth import allowed
@@ -21,8 +21,8 @@ from kasse.services.email_messages import EmailReport
 
 router = APIRouter(prefix=MANAGEMENT_PREFIX, tags=["Emails"])
 
-OrderId = Annotated[str, Path(description="The order's id")]
-EmailId = Annotated[str, Path(description="The message's id (from the order's emails)")]
+EmailId = Annotated[UUID, EMAIL.validator,
+                    Path(description="The message's id (from the order's emails)")]
 
 
 def _at(value: Any) -> str | None:
@@ -51,14 +51,13 @@ def email_json(report: EmailReport) -> dict[str, Any]:
             "attempts": [_attempt(a) for a in report.attempts]}
 
 
-async def _visible_order(request: Request, principal: Principal, order_id: str) -> tuple[
+async def _visible_order(request: Request, principal: Principal, order_id: UUID) -> tuple[
         UUID, UUID]:
     """(order id, store id) of an order the caller may read; 404 for any other."""
-    wanted = parse_id(order_id, "order")
-    store_id = await app_state(request).container.emails.order_store(wanted)
+    store_id = await app_state(request).container.emails.order_store(order_id)
     if store_id is None or not principal.may(Permission.ORDERS_READ, store_id):
-        raise NotFound(f"no order with id {order_id.strip()[:100]!r}")
-    return wanted, store_id
+        raise NotFound(f"no order with id {str(order_id)!r}")
+    return order_id, store_id
 
 
 @router.get("/orders/{orderId}/emails", summary="The shopper's emails of an order",
@@ -104,7 +103,7 @@ async def preview_email(
 async def resend_email(request: Request, emailId: EmailId,
                        principal: Annotated[Principal, allowed(Permission.EMAILS_RESEND)],
                        action: ActionDep) -> Any:
-    email_id = parse_id(emailId, "email")
+    email_id = emailId
     emails = app_state(request).container.emails
 
     async def work() -> dict[str, Any]:

@@ -7,12 +7,13 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from kasse.api.deps import parse_id
+from kasse.api.ids import ORDER
 from kasse.api.management import MANAGEMENT_PREFIX, order_csv, order_json
 from kasse.api.management.actions import etag
 from kasse.api.management.auth import allowed
@@ -30,8 +31,8 @@ router = APIRouter(prefix=MANAGEMENT_PREFIX, tags=["Orders"])
 Reader = Annotated[Principal, allowed(Permission.ORDERS_READ)]
 Exporter = Annotated[Principal, allowed(Permission.ORDERS_EXPORT)]
 Auditor = Annotated[Principal, allowed(Permission.AUDIT_READ)]
-OrderId = Annotated[str, Path(alias="orderId", description="The id of a placed order",
-                              json_schema_extra={"format": "uuid"})]
+OrderId = Annotated[UUID, ORDER.validator, Path(alias="orderId",
+                                                description="The id of a placed order")]
 Cursor = Annotated[str | None, Query(
     description="Where the page starts: `nextCursor` of the page before")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
@@ -118,7 +119,7 @@ async def get_order(principal: Reader, queries: Queries, order_id: OrderId,
                     expand: Annotated[str | None, Query(
                         description="Expand the storefront view of the order, e.g. "
                                     "`$prices,orderLines`")] = None) -> Response:
-    record = await queries.order(principal, parse_id(order_id, "order"))
+    record = await queries.order(principal, order_id)
     view = OrderView(View(record.config), parse_tree(expand, "expand"))
     body = {**order_json.summary(record.summary, record.config),
             "order": view.order(record.priced),
@@ -130,7 +131,7 @@ async def get_order(principal: Reader, queries: Queries, order_id: OrderId,
 @router.get("/orders/{orderId}/audit", summary="The audit entries of an order, newest first")
 async def order_audit(principal: Auditor, queries: Queries, order_id: OrderId,
                       cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> JsonResponse:
-    return _audit(await queries.order_audit(principal, parse_id(order_id, "order"),
+    return _audit(await queries.order_audit(principal, order_id,
                                             cursor=cursor, limit=limit))
 
 

@@ -6,11 +6,21 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse
 
-from kasse.api.management import MANAGEMENT_PREFIX, about, emails, orders, staff
+from kasse.api.management import (
+    MANAGEMENT_PREFIX,
+    about,
+    emails,
+    order_actions,
+    orders,
+    staff,
+    stock,
+    webhooks,
+)
 from kasse.api.openapi import management_document
 from kasse.api.responses import JsonResponse
 
-ROUTERS = (about.router, orders.router, staff.router, emails.router)
+ROUTERS = (about.router, staff.router, orders.router, order_actions.router, emails.router,
+           stock.router, webhooks.router)
 """Every router of the management API (a new area adds its router here)."""
 
 

@@ -15,7 +15,7 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from kasse.api.deps import parse_id
+from kasse.api.ids import STAFF_MEMBER, TOKEN
 from kasse.api.management import MANAGEMENT_PREFIX
 from kasse.api.management.actions import Action, ActionDep
 from kasse.api.management.auth import allowed
@@ -27,8 +27,9 @@ from kasse.domain.staff import MAX_TOKEN_DAYS, ApiToken, StaffMember, id_list
 router = APIRouter(prefix=MANAGEMENT_PREFIX, tags=["Staff and tokens"])
 
 Owner = Annotated[Principal, allowed(Permission.STAFF)]
-StaffId = Annotated[str, Path(alias="staffId", description="A staff member's id")]
-TokenId = Annotated[str, Path(alias="tokenId", description="A token's id")]
+StaffId = Annotated[UUID, STAFF_MEMBER.validator,
+                    Path(alias="staffId", description="A staff member's id")]
+TokenId = Annotated[UUID, TOKEN.validator, Path(alias="tokenId", description="A token's id")]
 Stores = Annotated[list[Annotated[str, Field(max_length=200)]] | None,
                    Field(max_length=100, description=(
                        "Store ids or aliases it may act on; none: the same stores as "
@@ -95,10 +96,10 @@ async def add_staff(request: Request, principal: Owner, action: ActionDep,
     return await action.run(work, status=201, shown_once=("password",))
 
 
-async def _set_disabled(request: Request, action: Action, staff_id: str, disabled: bool
+async def _set_disabled(request: Request, action: Action, staff_id: UUID, disabled: bool
                         ) -> Any:
     staff = app_state(request).container.staff
-    member_id = str(parse_id(staff_id, "staff member"))
+    member_id = str(staff_id)
 
     async def work() -> dict[str, Any]:
         return staff_json(await staff.set_disabled(action.actor, member_id, disabled))
@@ -124,7 +125,7 @@ async def enable_staff(request: Request, staff_id: StaffId, principal: Owner,
 async def reset_password(request: Request, staff_id: StaffId, principal: Owner,
                          action: ActionDep) -> Any:
     staff = app_state(request).container.staff
-    member_id = str(parse_id(staff_id, "staff member"))
+    member_id = str(staff_id)
 
     async def work() -> dict[str, Any]:
         done = await staff.reset_password(action.actor, member_id)
@@ -158,10 +159,9 @@ async def create_token(request: Request, principal: Owner, action: ActionDep,
 async def revoke_token(request: Request, token_id: TokenId, principal: Owner,
                        action: ActionDep) -> Any:
     tokens = app_state(request).container.api_tokens
-    parsed: UUID = parse_id(token_id, "token")
 
     async def work() -> dict[str, Any]:
-        token = await tokens.revoke(action.actor, str(parsed))
+        token = await tokens.revoke(action.actor, str(token_id))
         return token_json(token, datetime.now(UTC))
 
     return await action.run(work)

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 
 from kasse.api import dto
-from kasse.api.deps import PREFIX, ApiKey, Shape, list_filter, session, session_headers, shape
+from kasse.api.context import (
+    ALLOWED_IN,
+    SESSION,
+    SESSION_HEADERS,
+    SHAPE,
+    STORE,
+    RequestContext,
+    context,
+)
+from kasse.api.deps import PREFIX, ApiKey
 from kasse.api.problems import ApiProblem
 from kasse.api.responses import JsonResponse
 from kasse.api.serializers import View, number
-from kasse.api.shaping import apply_fields
-from kasse.api.state import app_state
+from kasse.api.shaping import Shape, apply_fields
+from kasse.api.wire import shape
 from kasse.domain.errors import NotFound
 from kasse.domain.pricing import Price, PricingPolicy
-from kasse.domain.session import Session, SessionHeaders, resolve_session
+from kasse.domain.session import Session, resolve_session
 from kasse.domain.store import Country, PaymentMethod, Region, ShippingMethod, StoreConfig
 from kasse.services import catalog
 
@@ -26,9 +36,10 @@ router = APIRouter(prefix=PREFIX, dependencies=[ApiKey], responses={
     404: {"model": dto.ProblemDetails, "description": "Not Found"},
 })
 
-Sess = Annotated[Session, Depends(session)]
-ShapeDep = Annotated[Shape, Depends(shape)]
-Filter = Annotated[str | None, Depends(list_filter)]
+Ctx = Annotated[RequestContext, context(STORE, SESSION, SHAPE)]
+"""What a catalog read reads: the store, the session (its prices), the response shape."""
+ListCtx = Annotated[RequestContext, context(STORE, SESSION, SHAPE, ALLOWED_IN)]
+"""A list's, with its ``filter``."""
 Responses = dict[int | str, dict[str, Any]]
 NOT_FOUND: Responses = {404: {"model": dto.ProblemDetails, "description": "Not Found"}}
 BAD: Responses = {400: {"model": dto.ProblemDetails, "description": "Bad Request"}}
@@ -102,12 +113,12 @@ def _shipping_methods(sess: Session, methods: list[ShippingMethod], s: Shape, v1
 @router.get("/v1/store/{idOrAlias}", operation_id="getStoreByIdOrAlias", tags=["Store"],
             summary="Gets a Store by ID or Alias", response_model=dto.StoreDto,
             responses=NOT_FOUND)
-async def get_store(request: Request, idOrAlias: str, s: ShapeDep,  # noqa: N803
-                    headers: Annotated[SessionHeaders, Depends(session_headers)]
+async def get_store(idOrAlias: str,  # noqa: N803
+                    ctx: Annotated[RequestContext, context(SHAPE, SESSION_HEADERS)]
                     ) -> JsonResponse:
-    config = await app_state(request).container.stores.get(idOrAlias)
-    resolve_session(config, headers)  # unknown session values are reported, as elsewhere
-    return respond(View(config).store(config.store, s.expand), s)
+    config = await ctx.store(idOrAlias)  # the path names the store
+    resolve_session(config, ctx.session_headers)  # unknown values are reported, as elsewhere
+    return respond(View(config).store(config.store, ctx.shape.expand), ctx.shape)
 
 
 # --- countries --------------------------------------------------------------------
@@ -115,49 +126,52 @@ async def get_store(request: Request, idOrAlias: str, s: ShapeDep,  # noqa: N803
 
 @router.get("/v1/countries", operation_id="searchCountries", tags=["Country"],
             summary="Gets all the Countries in a Store", response_model=list[dto.CountryDto])
-async def search_countries(sess: Sess, s: ShapeDep, allowed_in: Filter) -> JsonResponse:
-    view = View(sess.config)
-    only = _filter_country(sess.config, allowed_in)
-    countries = [c for c in sess.config.countries if only is None or c.id == only.id]
+async def search_countries(ctx: ListCtx) -> JsonResponse:
+    config, s = ctx.config, ctx.shape
+    view = View(config)
+    only = _filter_country(config, ctx.allowed_in)
+    countries = [c for c in config.countries if only is None or c.id == only.id]
     return respond([view.country(c, s.expand) for c in countries], s)
 
 
 @router.get("/v1/country/{idOrAlias}", operation_id="getCountryByIdOrAlias", tags=["Country"],
             summary="Gets a Country by ID or Alias", response_model=dto.CountryDto,
             responses=NOT_FOUND)
-async def get_country(idOrAlias: str, sess: Sess, s: ShapeDep) -> JsonResponse:  # noqa: N803
-    return respond(View(sess.config).country(_country(sess.config, idOrAlias), s.expand), s)
+async def get_country(idOrAlias: str, ctx: Ctx) -> JsonResponse:  # noqa: N803
+    config, s = ctx.config, ctx.shape
+    return respond(View(config).country(_country(config, idOrAlias), s.expand), s)
 
 
 @router.get("/v1/country/{idOrAlias}/currencies", operation_id="getCurrenciesByCountryIdOrAlias",
             tags=["Country"], summary="Gets the Currencies allowed in a Country", deprecated=True,
             response_model=list[dto.CurrencyDto], responses=NOT_FOUND)
-async def country_currencies(idOrAlias: str, sess: Sess, s: ShapeDep) -> JsonResponse:  # noqa: N803
-    country = _country(sess.config, idOrAlias)
-    view = View(sess.config)
-    return respond([view.currency(c, s.expand) for c in sess.config.currencies_in(country)], s)
+async def country_currencies(idOrAlias: str, ctx: Ctx) -> JsonResponse:  # noqa: N803
+    config, s = ctx.config, ctx.shape
+    country = _country(config, idOrAlias)
+    view = View(config)
+    return respond([view.currency(c, s.expand) for c in config.currencies_in(country)], s)
 
 
 @router.get("/v1/country/{idOrAlias}/paymentmethods",
             operation_id="getPaymentMethodsByCountryIdOrAlias", tags=["Country"],
             summary="Gets the Payment Methods allowed in a Country", deprecated=True,
             response_model=list[dto.PaymentMethodDto], responses=NOT_FOUND)
-async def country_payment_methods(idOrAlias: str, sess: Sess, s: ShapeDep  # noqa: N803
-                                  ) -> JsonResponse:
-    country = _country(sess.config, idOrAlias)
-    return respond(_payment_methods(_at(sess, country), sess.config.payment_methods_in(country),
-                                    s, True), s)
+async def country_payment_methods(idOrAlias: str, ctx: Ctx) -> JsonResponse:  # noqa: N803
+    country = _country(ctx.config, idOrAlias)
+    return respond(_payment_methods(_at(ctx.session, country),
+                                    ctx.config.payment_methods_in(country), ctx.shape, True),
+                   ctx.shape)
 
 
 @router.get("/v1/country/{idOrAlias}/shippingmethods",
             operation_id="getShippingMethodsByCountryIdOrAlias", tags=["Country"],
             summary="Gets the Shipping Methods allowed in a Country", deprecated=True,
             response_model=list[dto.ShippingMethodDto], responses=NOT_FOUND)
-async def country_shipping_methods(idOrAlias: str, sess: Sess, s: ShapeDep  # noqa: N803
-                                   ) -> JsonResponse:
-    country = _country(sess.config, idOrAlias)
-    return respond(_shipping_methods(_at(sess, country),
-                                     sess.config.shipping_methods_in(country), s, True), s)
+async def country_shipping_methods(idOrAlias: str, ctx: Ctx) -> JsonResponse:  # noqa: N803
+    country = _country(ctx.config, idOrAlias)
+    return respond(_shipping_methods(_at(ctx.session, country),
+                                     ctx.config.shipping_methods_in(country), ctx.shape, True),
+                   ctx.shape)
 
 
 @router.get("/v1/country/{countryIdOrAlias}/region/{regionIdOrAlias}/paymentmethods",
@@ -165,11 +179,12 @@ async def country_shipping_methods(idOrAlias: str, sess: Sess, s: ShapeDep  # no
             summary="Gets the Payment Methods allowed in a Region", deprecated=True,
             response_model=list[dto.PaymentMethodDto], responses=NOT_FOUND)
 async def region_payment_methods(countryIdOrAlias: str, regionIdOrAlias: str,  # noqa: N803
-                                 sess: Sess, s: ShapeDep) -> JsonResponse:
-    country = _country(sess.config, countryIdOrAlias)
+                                 ctx: Ctx) -> JsonResponse:
+    country = _country(ctx.config, countryIdOrAlias)
     region = _region(country, regionIdOrAlias)
-    return respond(_payment_methods(_at(sess, country, region),
-                                    sess.config.payment_methods_in(country, region), s, True), s)
+    return respond(_payment_methods(_at(ctx.session, country, region),
+                                    ctx.config.payment_methods_in(country, region), ctx.shape,
+                                    True), ctx.shape)
 
 
 @router.get("/v1/country/{countryIdOrAlias}/region/{regionIdOrAlias}/shippingmethods",
@@ -177,12 +192,12 @@ async def region_payment_methods(countryIdOrAlias: str, regionIdOrAlias: str,  #
             summary="Gets the Shipping Methods allowed in a Region", deprecated=True,
             response_model=list[dto.ShippingMethodDto], responses=NOT_FOUND)
 async def region_shipping_methods(countryIdOrAlias: str, regionIdOrAlias: str,  # noqa: N803
-                                  sess: Sess, s: ShapeDep) -> JsonResponse:
-    country = _country(sess.config, countryIdOrAlias)
+                                  ctx: Ctx) -> JsonResponse:
+    country = _country(ctx.config, countryIdOrAlias)
     region = _region(country, regionIdOrAlias)
-    return respond(_shipping_methods(_at(sess, country, region),
-                                     sess.config.shipping_methods_in(country, region), s, True),
-                   s)
+    return respond(_shipping_methods(_at(ctx.session, country, region),
+                                     ctx.config.shipping_methods_in(country, region),
+                                     ctx.shape, True), ctx.shape)
 
 
 # --- currencies -------------------------------------------------------------------
@@ -190,33 +205,34 @@ async def region_shipping_methods(countryIdOrAlias: str, regionIdOrAlias: str,  
 
 @router.get("/v1/currencies", operation_id="searchCurrencies", tags=["Currency"],
             summary="Gets all the Currencies in a Store", response_model=list[dto.CurrencyDto])
-async def search_currencies(sess: Sess, s: ShapeDep, allowed_in: Filter) -> JsonResponse:
-    only = _filter_country(sess.config, allowed_in)
-    currencies = sess.config.currencies_in(only) if only else list(sess.config.currencies)
-    view = View(sess.config)
+async def search_currencies(ctx: ListCtx) -> JsonResponse:
+    config, s = ctx.config, ctx.shape
+    only = _filter_country(config, ctx.allowed_in)
+    currencies = config.currencies_in(only) if only else list(config.currencies)
+    view = View(config)
     return respond([view.currency(c, s.expand) for c in currencies], s)
 
 
 @router.get("/v1/currency/{idOrAlias}", operation_id="getCurrencyByIdOrAlias", tags=["Currency"],
             summary="Gets a Currency by ID or Alias", response_model=dto.CurrencyDto,
             responses=NOT_FOUND)
-async def get_currency(idOrAlias: str, sess: Sess, s: ShapeDep) -> JsonResponse:  # noqa: N803
-    currency = sess.config.currency(idOrAlias)
+async def get_currency(idOrAlias: str, ctx: Ctx) -> JsonResponse:  # noqa: N803
+    currency = ctx.config.currency(idOrAlias)
     if currency is None:
         raise NotFound(f"the store has no currency {idOrAlias!r}")
-    return respond(View(sess.config).currency(currency, s.expand), s)
+    return respond(View(ctx.config).currency(currency, ctx.shape.expand), ctx.shape)
 
 
 # --- payment methods --------------------------------------------------------------
 
 
-def _pm_list(sess: Session, allowed_in: str | None) -> list[PaymentMethod]:
-    only = _filter_country(sess.config, allowed_in)
-    return sess.config.payment_methods_in(only) if only else list(sess.config.payment_methods)
+def _pm_list(ctx: RequestContext) -> list[PaymentMethod]:
+    only = _filter_country(ctx.config, ctx.allowed_in)
+    return ctx.config.payment_methods_in(only) if only else list(ctx.config.payment_methods)
 
 
-def _pm(sess: Session, id_or_alias: str) -> PaymentMethod:
-    method = sess.config.payment_method(id_or_alias)
+def _pm(config: StoreConfig, id_or_alias: str) -> PaymentMethod:
+    method = config.payment_method(id_or_alias)
     if method is None:
         raise NotFound(f"the store has no payment method {id_or_alias!r}")
     return method
@@ -225,44 +241,43 @@ def _pm(sess: Session, id_or_alias: str) -> PaymentMethod:
 @router.get("/v1/paymentmethods", operation_id="searchPaymentMethods", tags=["Payment Method"],
             summary="Gets all the Payment Methods in a Store", deprecated=True,
             response_model=list[dto.PaymentMethodDto])
-async def search_payment_methods(sess: Sess, s: ShapeDep, allowed_in: Filter) -> JsonResponse:
-    return respond(_payment_methods(sess, _pm_list(sess, allowed_in), s, True), s)
+async def search_payment_methods(ctx: ListCtx) -> JsonResponse:
+    return respond(_payment_methods(ctx.session, _pm_list(ctx), ctx.shape, True), ctx.shape)
 
 
 @router.get("/v2/paymentmethods", operation_id="searchPaymentMethodsV2", tags=["Payment Method"],
             summary="Gets all the Payment Methods in a Store",
             response_model=list[dto.PaymentMethodV2Dto])
-async def search_payment_methods_v2(sess: Sess, s: ShapeDep, allowed_in: Filter
-                                    ) -> JsonResponse:
-    return respond(_payment_methods(sess, _pm_list(sess, allowed_in), s, False), s)
+async def search_payment_methods_v2(ctx: ListCtx) -> JsonResponse:
+    return respond(_payment_methods(ctx.session, _pm_list(ctx), ctx.shape, False), ctx.shape)
 
 
 @router.get("/v1/paymentmethod/{idOrAlias}", operation_id="getPaymentMethodByIdOrAlias",
             tags=["Payment Method"], summary="Get a Payment Method by ID or Alias",
             deprecated=True, response_model=dto.PaymentMethodDto, responses=NOT_FOUND)
-async def get_payment_method(idOrAlias: str, sess: Sess, s: ShapeDep  # noqa: N803
-                             ) -> JsonResponse:
-    return respond(_payment_methods(sess, [_pm(sess, idOrAlias)], s, True)[0], s)
+async def get_payment_method(idOrAlias: str, ctx: Ctx) -> JsonResponse:  # noqa: N803
+    method = _pm(ctx.config, idOrAlias)
+    return respond(_payment_methods(ctx.session, [method], ctx.shape, True)[0], ctx.shape)
 
 
 @router.get("/v2/paymentmethod/{idOrAlias}", operation_id="getPaymentMethodByIdOrAliasV2",
             tags=["Payment Method"], summary="Get a Payment Method by ID or Alias",
             response_model=dto.PaymentMethodV2Dto, responses=NOT_FOUND)
-async def get_payment_method_v2(idOrAlias: str, sess: Sess, s: ShapeDep  # noqa: N803
-                                ) -> JsonResponse:
-    return respond(_payment_methods(sess, [_pm(sess, idOrAlias)], s, False)[0], s)
+async def get_payment_method_v2(idOrAlias: str, ctx: Ctx) -> JsonResponse:  # noqa: N803
+    method = _pm(ctx.config, idOrAlias)
+    return respond(_payment_methods(ctx.session, [method], ctx.shape, False)[0], ctx.shape)
 
 
 # --- shipping methods -------------------------------------------------------------
 
 
-def _sm_list(sess: Session, allowed_in: str | None) -> list[ShippingMethod]:
-    only = _filter_country(sess.config, allowed_in)
-    return sess.config.shipping_methods_in(only) if only else list(sess.config.shipping_methods)
+def _sm_list(ctx: RequestContext) -> list[ShippingMethod]:
+    only = _filter_country(ctx.config, ctx.allowed_in)
+    return ctx.config.shipping_methods_in(only) if only else list(ctx.config.shipping_methods)
 
 
-def _sm(sess: Session, id_or_alias: str) -> ShippingMethod:
-    method = sess.config.shipping_method(id_or_alias)
+def _sm(config: StoreConfig, id_or_alias: str) -> ShippingMethod:
+    method = config.shipping_method(id_or_alias)
     if method is None:
         raise NotFound(f"the store has no shipping method {id_or_alias!r}")
     return method
@@ -271,56 +286,57 @@ def _sm(sess: Session, id_or_alias: str) -> ShippingMethod:
 @router.get("/v1/shippingmethods", operation_id="searchShippingMethods",
             tags=["Shipping Method"], summary="Gets all the Shipping Methods in a Store",
             deprecated=True, response_model=list[dto.ShippingMethodDto])
-async def search_shipping_methods(sess: Sess, s: ShapeDep, allowed_in: Filter) -> JsonResponse:
-    return respond(_shipping_methods(sess, _sm_list(sess, allowed_in), s, True), s)
+async def search_shipping_methods(ctx: ListCtx) -> JsonResponse:
+    return respond(_shipping_methods(ctx.session, _sm_list(ctx), ctx.shape, True), ctx.shape)
 
 
 @router.get("/v2/shippingmethods", operation_id="searchShippingMethodsV2",
             tags=["Shipping Method"], summary="Gets all the Shipping Methods in a Store",
             response_model=list[dto.ShippingMethodV2Dto])
-async def search_shipping_methods_v2(sess: Sess, s: ShapeDep, allowed_in: Filter
-                                     ) -> JsonResponse:
-    return respond(_shipping_methods(sess, _sm_list(sess, allowed_in), s, False), s)
+async def search_shipping_methods_v2(ctx: ListCtx) -> JsonResponse:
+    return respond(_shipping_methods(ctx.session, _sm_list(ctx), ctx.shape, False), ctx.shape)
 
 
 @router.get("/v1/shippingmethod/{idOrAlias}", operation_id="getShippingMethodByIdOrAlias",
             tags=["Shipping Method"], summary="Get a Shipping Method by ID or Alias",
             deprecated=True, response_model=dto.ShippingMethodDto, responses=NOT_FOUND)
-async def get_shipping_method(idOrAlias: str, sess: Sess, s: ShapeDep  # noqa: N803
-                              ) -> JsonResponse:
-    return respond(_shipping_methods(sess, [_sm(sess, idOrAlias)], s, True)[0], s)
+async def get_shipping_method(idOrAlias: str, ctx: Ctx) -> JsonResponse:  # noqa: N803
+    method = _sm(ctx.config, idOrAlias)
+    return respond(_shipping_methods(ctx.session, [method], ctx.shape, True)[0], ctx.shape)
 
 
 @router.get("/v2/shippingmethod/{idOrAlias}", operation_id="getShippingMethodByIdOrAliasV2",
             tags=["Shipping Method"], summary="Get a Shipping Method by ID or Alias",
             response_model=dto.ShippingMethodV2Dto, responses=NOT_FOUND)
-async def get_shipping_method_v2(idOrAlias: str, sess: Sess, s: ShapeDep  # noqa: N803
-                                 ) -> JsonResponse:
-    return respond(_shipping_methods(sess, [_sm(sess, idOrAlias)], s, False)[0], s)
+async def get_shipping_method_v2(idOrAlias: str, ctx: Ctx) -> JsonResponse:  # noqa: N803
+    method = _sm(ctx.config, idOrAlias)
+    return respond(_shipping_methods(ctx.session, [method], ctx.shape, False)[0], ctx.shape)
 
 
 # --- products ---------------------------------------------------------------------
 
 
-def _adjusted(sess: Session, pricing: PricingPolicy, price: Price | None, quantity: Any
+_ADJUSTED_PRODUCT_PRICE = shape(dto.AdjustedProductPriceDto)
+_ADJUSTED_PRICE = shape(dto.AdjustedPriceDto)
+
+
+def _adjusted(view: View, pricing: PricingPolicy, price: Price | None, quantity: Any
               ) -> dict[str, Any] | None:
     """Adjusted prices without discounts: the unit and line price as they stand."""
     if price is None:
         return None
-    view = View(sess.config)
     line = pricing.line_price(price, quantity)
     zero = Price.zero(price.currency_id)
 
     def adjusted(p: Price) -> dict[str, Any]:
-        return {"adjustments": [], "withoutAdjustments": view.price(p),
-                "adjustment": view.price(zero), "value": view.price(p)}
+        return _ADJUSTED_PRICE(adjustments=[], withoutAdjustments=view.price(p),
+                               adjustment=view.price(zero), value=view.price(p))
 
-    return {
-        "unitPrice": view.price(price), "quantity": number(quantity),
-        "adjustedUnitPrice": adjusted(price), "adjustedLineTotalPrice": adjusted(line),
-        "effectiveUnitPrice": view.price(price), "totalDiscountPerUnit": view.price(zero),
-        "totalDiscountPercentage": 0, "discountCodes": [], "discounts": [],
-    }
+    return _ADJUSTED_PRODUCT_PRICE(
+        unitPrice=view.price(price), quantity=number(quantity),
+        adjustedUnitPrice=adjusted(price), adjustedLineTotalPrice=adjusted(line),
+        effectiveUnitPrice=view.price(price), totalDiscountPerUnit=view.price(zero),
+        totalDiscountPercentage=0, discountCodes=[], discounts=[])
 
 
 @router.get(
@@ -333,7 +349,7 @@ def _adjusted(sess: Session, pricing: PricingPolicy, price: Price | None, quanti
         "total number of matches is in the `X-Total-Count` header."),
     response_model=list[dto.ProductDto], responses={**NOT_FOUND, **BAD})
 async def get_products(
-    request: Request, sess: Sess, s: ShapeDep,
+    ctx: Ctx,
     productReference: Annotated[list[str] | None, Query(  # noqa: N803
         description="One or more product references of products / product variants to "
                     "retrieve (`product` or `product:variant`).")] = None,
@@ -350,7 +366,8 @@ async def get_products(
     includeVariants: Annotated[bool, Query(  # noqa: N803
         description="kasse extension: list each product's variants after it")] = False,
 ) -> JsonResponse:
-    storage = app_state(request).container.storage
+    sess, s = ctx.session, ctx.shape
+    storage = ctx.container.storage
     headers: dict[str, str] | None = None
     if productReference:
         items = await catalog.get_products(storage, sess.config, productReference)
@@ -365,8 +382,8 @@ async def get_products(
     for item in items:
         price = pricing.product_price(item.product, item.variant)
         tax_class = pricing.tax_class(product=item.product.tax_class_id)
-        product = view.product(item.product, item.variant, price, tax_class, s.expand)
-        if CalculateAdjustedPrices:
-            product["priceWithAdjustments"] = _adjusted(sess, pricing, price, quantity)
-        body.append(product)
+        adjusted = (partial(_adjusted, view, pricing, price, quantity)
+                    if CalculateAdjustedPrices else None)
+        body.append(view.product(item.product, item.variant, price, tax_class, s.expand,
+                                 adjusted))
     return respond(body, s, headers)

@@ -6,14 +6,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, ConfigDict
 
 from kasse.api import dto
-from kasse.api.deps import ApiKey, parse_id
+from kasse.api.context import RequestContext, context
+from kasse.api.deps import ApiKey
+from kasse.api.ids import ProductId
 from kasse.api.responses import JsonResponse
 from kasse.api.serializers import number
-from kasse.api.state import app_state
+from kasse.api.wire import shape
 from kasse.services.catalog import variant_by_attributes
 
 router = APIRouter(prefix="/umbraco/delivery/api", tags=["Content"], dependencies=[ApiKey],
@@ -35,11 +37,16 @@ class ProductVariantItemDto(BaseModel):
     isDefault: bool | None = None
 
 
+_VARIANT_ITEM = shape(ProductVariantItemDto)
+_ELEMENT = shape(ApiElementModel)
+
+
 @router.get("/v1/content/item/{id}/variant", operation_id="getVariant",
             response_model=ProductVariantItemDto,
             summary="A product variant by its attribute combination")
 async def get_variant(
-    request: Request, id: str,  # noqa: A002 (the contract's name)
+    id: ProductId,  # noqa: A002 (the contract's name)
+    ctx: Annotated[RequestContext, context()],
     attribute: Annotated[list[str], Query(
         description="The attribute combination, e.g. `size:m` (repeatable)")],
     expand: Annotated[str | None, Query(description="Accepted for compatibility")] = None,
@@ -48,17 +55,16 @@ async def get_variant(
     preview: Annotated[bool | None, Header(alias="Preview")] = None,
     start_item: Annotated[str | None, Header(alias="Start-Item")] = None,
 ) -> JsonResponse:
-    kasse = app_state(request).container
-    product, variant = await variant_by_attributes(kasse.storage, parse_id(id, "product"),
-                                                   attribute)
-    config = await kasse.stores.get(str(product.store_id))
+    kasse = ctx.container
+    product, variant = await variant_by_attributes(kasse.storage, id, attribute)
+    config = await ctx.store(str(product.store_id))
     prices = {c.code: number(product.price_in(c.id, variant.reference))
               for c in config.currencies if product.price_in(c.id, variant.reference) is not None}
-    return JsonResponse({
-        "content": {
-            "id": str(variant.id),
-            "contentType": "productVariant",
-            "properties": {
+    return JsonResponse(_VARIANT_ITEM(
+        content=_ELEMENT(
+            id=str(variant.id),
+            contentType="productVariant",
+            properties={
                 "productReference": product.reference,
                 "productVariantReference": variant.reference,
                 "sku": variant.sku,
@@ -67,7 +73,7 @@ async def get_variant(
                 "prices": prices,
                 **dict(variant.properties),
             },
-        },
-        "attributes": {alias: value_alias for alias, _, value_alias, _ in variant.attributes},
-        "isDefault": product.variants[0].id == variant.id,
-    })
+        ),
+        attributes={alias: value_alias for alias, _, value_alias, _ in variant.attributes},
+        isDefault=product.variants[0].id == variant.id,
+    ))

@@ -9,21 +9,22 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query
 from starlette.responses import RedirectResponse, Response
 
 from kasse.api import checkout_dto as cdto
 from kasse.api import dto
-from kasse.api.deps import PREFIX, parse_id, store_config
+from kasse.api.context import STORE, RequestContext, context
+from kasse.api.deps import PREFIX
+from kasse.api.ids import OrderId, PaymentMethodId
 from kasse.api.pages import render
 from kasse.api.problems import ApiProblem
 from kasse.api.responses import JsonResponse
-from kasse.api.state import app_state
+from kasse.api.wire import shape
 from kasse.domain.checkout import Mode
-from kasse.domain.errors import InvalidInput, NotFound
-from kasse.domain.store import StoreConfig
+from kasse.domain.errors import InvalidInput
 from kasse.payments.provider import CallbackRejected
-from kasse.services.checkout import HOSTED, Checkout, Outcome, pay_url
+from kasse.services.checkout import HOSTED, Outcome, pay_url
 from kasse.services.client_payments import create_client_payment
 
 _PROBLEM: dict[int | str, dict[str, Any]] = {
@@ -33,8 +34,6 @@ _PROBLEM: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix=PREFIX, tags=["Checkout (Hosted)"], responses=_PROBLEM)
 callbacks = APIRouter(tags=["Payment callbacks"])
 
-OrderId = Annotated[str, Path(description="The ID of the order", json_schema_extra={
-    "format": "uuid"})]
 Token = Annotated[str, Path(description="The checkout token", max_length=200)]
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:]+\]"
                      r"(:[0-9]{1,5})?$")
@@ -46,11 +45,10 @@ MESSAGES = {
 }
 
 
-async def _checkout(request: Request) -> Checkout:
-    return app_state(request).container.checkout
-
-
-CheckoutDep = Annotated[Checkout, Depends(_checkout)]
+Ctx = Annotated[RequestContext, context()]
+"""The app's parts only: these pages and callbacks read no store or session headers."""
+StoreCtx = Annotated[RequestContext, context(STORE)]
+_TOKEN = shape(cdto.CheckoutTokenDto)
 
 
 def parse_origin(value: str | None) -> str | None:
@@ -69,17 +67,11 @@ def parse_origin(value: str | None) -> str | None:
     return origin
 
 
-def base_url(request: Request) -> str:
-    """kasse's base URL for the URLs in this answer; never taken from an unlisted Host."""
-    return app_state(request).public_address.base_url(request.scope)
-
-
 @router.get("/v1/checkout/{orderId}/token", operation_id="token",
             summary="Prepares an order for a hosted checkout and returns its pay URL",
             response_model=cdto.CheckoutTokenDto)
 async def token(
-    request: Request, orderId: OrderId,  # noqa: N803
-    config: Annotated[StoreConfig, Depends(store_config)], checkout: CheckoutDep,
+    orderId: OrderId, ctx: StoreCtx,  # noqa: N803
     origin: Annotated[str | None, Header(
         alias="Origin", description="Base URL of the page embedding the checkout; the "
                                     "status pages post messages to it only")] = None,
@@ -90,12 +82,12 @@ async def token(
     registered = parse_origin(origin)
     if checkout_mode is Mode.FRAMED and registered is None:
         raise InvalidInput("a Framed checkout needs the Origin header of the embedding page")
-    prepared = await checkout.prepare(config, parse_id(orderId, "order"), HOSTED,
-                                      mode=checkout_mode, origin=registered)
+    prepared = await ctx.container.checkout.prepare(ctx.config, orderId, HOSTED,
+                                                    mode=checkout_mode, origin=registered)
     assert prepared.token is not None  # noqa: S101 (hosted attempts always have one)
     return JsonResponse(
-        {"token": prepared.token, "orderNumber": prepared.order.order_number,
-         "payUrl": pay_url(base_url(request), prepared.order.id, prepared.token)},
+        _TOKEN(token=prepared.token, orderNumber=prepared.order.order_number,
+               payUrl=pay_url(ctx.base_url(), prepared.order.id, prepared.token)),
         headers={"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"})
 
 
@@ -104,17 +96,16 @@ async def token(
             response_class=Response,
             responses={200: {"content": {"text/html": {"schema": {"type": "string"}}},
                              "description": "OK"}})
-async def pay(request: Request, orderId: OrderId, token: Token,  # noqa: N803
-              checkout: CheckoutDep) -> Response:
-    page = await checkout.pay_page(parse_id(orderId, "order"), token, base_url(request))
-    config = await app_state(request).container.stores.get(str(page.order.store_id))
+async def pay(orderId: OrderId, token: Token, ctx: Ctx) -> Response:  # noqa: N803
+    page = await ctx.container.checkout.pay_page(orderId, token, ctx.base_url())
+    config = await ctx.container.stores.get(str(page.order.store_id))
     return render("pay.html", frame_origin=page.attempt.origin
                   if page.attempt.mode is Mode.FRAMED else None,
                   store_name=config.store.name, order_number=page.order.order_number,
                   amount=page.amount_text, form=page.form)
 
 
-async def _status_page(request: Request, outcome: Outcome, token: str) -> Response:
+async def _status_page(ctx: RequestContext, outcome: Outcome, token: str) -> Response:
     attempt = outcome.attempt
     if attempt.mode is Mode.REDIRECT:
         key = {"completed": "ContinueUrl", "canceled": "CancelUrl",
@@ -122,7 +113,7 @@ async def _status_page(request: Request, outcome: Outcome, token: str) -> Respon
         target = outcome.settings.get(key, "").strip()
         if target and _safe_redirect(target):
             return RedirectResponse(target, status_code=303)
-    config = await app_state(request).container.stores.get(str(attempt.store_id))
+    config = await ctx.container.stores.get(str(attempt.store_id))
     heading, message = MESSAGES[outcome.status]
     framed = attempt.mode is Mode.FRAMED and attempt.origin
     return render("status.html", frame_origin=attempt.origin if framed else None,
@@ -139,21 +130,20 @@ def _safe_redirect(target: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
-async def _return(request: Request, order_id: str, token: str, status: str,
-                  checkout: Checkout) -> Response:
+async def _return(ctx: RequestContext, order_id: UUID, token: str, status: str) -> Response:
+    request = ctx.request
     query = {k: v for k, v in request.query_params.items()}
     if request.method == "POST":
         form = await request.form()
         query.update({k: v for k, v in form.items() if isinstance(v, str)})
-    outcome = await checkout.returned(parse_id(order_id, "order"), token, status, query)
-    return await _status_page(request, outcome, token)
+    outcome = await ctx.container.checkout.returned(order_id, token, status, query)
+    return await _status_page(ctx, outcome, token)
 
 
 for _status in STATUSES:
     def _make(status: str) -> Any:
-        async def page(request: Request, orderId: OrderId, token: Token,  # noqa: N803
-                       checkout: CheckoutDep) -> Response:
-            return await _return(request, orderId, token, status, checkout)
+        async def page(orderId: OrderId, token: Token, ctx: Ctx) -> Response:  # noqa: N803
+            return await _return(ctx, orderId, token, status)
         page.__name__ = f"pay_{status}"
         return page
 
@@ -164,15 +154,6 @@ for _status in STATUSES:
 
 CALLBACK = "/umbraco/commerce/payment/callback/{providerAlias}/{paymentMethodId}"
 ProviderAlias = Annotated[str, Path(description="The alias of the payment provider")]
-PaymentMethodId = Annotated[str, Path(description="The ID of the payment method",
-                                      json_schema_extra={"format": "uuid"})]
-
-
-def _method_id(value: str) -> UUID:
-    try:
-        return UUID(value)
-    except ValueError:
-        raise NotFound(f"no payment method {value[:100]!r}") from None
 
 
 @callbacks.get(f"{CALLBACK}/{{orderId}}", operation_id="createClientPayment",
@@ -184,27 +165,28 @@ def _method_id(value: str) -> UUID:
                            "when asked again.",
                response_model=dict[str, str], responses=_PROBLEM)
 async def client_payment(
-    request: Request, providerAlias: ProviderAlias,  # noqa: N803
-    paymentMethodId: PaymentMethodId, orderId: OrderId, checkout: CheckoutDep,  # noqa: N803
+    providerAlias: ProviderAlias,  # noqa: N803
+    paymentMethodId: PaymentMethodId, orderId: OrderId, ctx: Ctx,  # noqa: N803
     create: Annotated[str, Query(min_length=1, max_length=100,
                                  description="What to create, e.g. `paymentIntent`")],
 ) -> JsonResponse:
-    answer = await create_client_payment(checkout, providerAlias, _method_id(paymentMethodId),
-                                         parse_id(orderId, "order"), create, base_url(request))
+    answer = await create_client_payment(ctx.container.checkout, providerAlias,
+                                         paymentMethodId, orderId, create, ctx.base_url())
     return JsonResponse(dict(answer), headers={"Cache-Control": "no-store"})
 
 
 # Only POST reaches a gateway's notification: a GET there is a 405 (with ``Allow``).
 @callbacks.post(CALLBACK, operation_id="paymentCallback",
                 summary="Server-to-server notifications from payment gateways")
-async def payment_callback(request: Request, providerAlias: ProviderAlias,  # noqa: N803
-                           paymentMethodId: PaymentMethodId,  # noqa: N803
-                           checkout: CheckoutDep) -> JsonResponse:
-    method_id = _method_id(paymentMethodId)
+async def payment_callback(providerAlias: ProviderAlias,  # noqa: N803
+                           paymentMethodId: PaymentMethodId, ctx: Ctx,  # noqa: N803
+                           ) -> JsonResponse:
+    request = ctx.request
     body = await request.body()  # the raw bytes: signatures are over them
     headers = {k.lower(): v for k, v in request.headers.items()}
     try:
-        outcome = await checkout.callback(providerAlias, method_id, body, headers)
+        outcome = await ctx.container.checkout.callback(providerAlias, paymentMethodId, body,
+                                                        headers)
     except CallbackRejected as exc:
         raise ApiProblem(401, str(exc), "callback-rejected") from None
     return JsonResponse({"received": True, "outcome": outcome})
@@ -214,8 +196,8 @@ async def payment_callback(request: Request, providerAlias: ProviderAlias,  # no
                 summary="Server-to-server notifications from payment gateways, at an inline "
                         "checkout's `urls.callback`")
 async def payment_callback_for_order(
-    request: Request, providerAlias: ProviderAlias,  # noqa: N803
-    paymentMethodId: PaymentMethodId, orderId: OrderId, checkout: CheckoutDep,  # noqa: N803
+    providerAlias: ProviderAlias,  # noqa: N803
+    paymentMethodId: PaymentMethodId, orderId: OrderId, ctx: Ctx,  # noqa: N803
 ) -> JsonResponse:
     # The notification itself names its payment; the order in the path is for the reader.
-    return await payment_callback(request, providerAlias, paymentMethodId, checkout)
+    return await payment_callback(providerAlias, paymentMethodId, ctx)

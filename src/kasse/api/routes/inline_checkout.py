@@ -3,35 +3,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter
 
 from kasse.api import checkout_dto as cdto
 from kasse.api import dto
-from kasse.api.deps import (
-    PREFIX,
-    ApiKey,
-    Shape,
-    documented_params,
-    parse_id,
-    reads,
-    session_headers,
-    shape,
-    store_config,
-)
+from kasse.api.context import SESSION, SHAPE, STORE, RequestContext, context
+from kasse.api.deps import PREFIX, ApiKey
+from kasse.api.ids import OrderId
 from kasse.api.order_view import OrderView
 from kasse.api.responses import NOTIFICATIONS, JsonResponse, notifications_header
-from kasse.api.routes.hosted_checkout import base_url
 from kasse.api.serializers import View
 from kasse.api.shaping import apply_fields
-from kasse.api.state import app_state
+from kasse.api.wire import shape
 from kasse.domain.order import Notice
-from kasse.domain.session import resolve_session
-from kasse.domain.store import StoreConfig
 from kasse.services import inline_checkout as inline
-from kasse.services.checkout import Checkout
 
 router = APIRouter(prefix=PREFIX, dependencies=[ApiKey], responses={
     400: {"model": dto.ProblemDetails, "description": "Bad Request"},
@@ -39,45 +26,17 @@ router = APIRouter(prefix=PREFIX, dependencies=[ApiKey], responses={
     404: {"model": dto.ProblemDetails, "description": "Not Found"},
 })
 
+_INITIALIZED = shape(cdto.CheckoutInitializedDto)
+_PAYMENT_METHOD = shape(cdto.CheckoutPaymentMethodDto)
+_URLS = shape(cdto.CheckoutPaymentMethodUrlsDto)
+_CONFIRMED = shape(cdto.CheckoutConfirmDto)
+_RATE = shape(dto.ShippingRateDto)
+_OPTION = shape(dto.ShippingOptionDto)
 
-@dataclass(frozen=True, slots=True)
-class CheckoutCall:
-    """The store, the response shape and the checkout service, resolved in one step (one
-    dependency instead of four: resolving each costs more than what it does)."""
-
-    config: StoreConfig
-    shape: Shape
-    checkout: Checkout
-
-
-def _checkout(request: Request) -> Checkout:
-    return app_state(request).container.checkout
-
-
-@reads(*documented_params(store_config))
-async def store_call(request: Request) -> CheckoutCall:
-    return CheckoutCall(await store_config(request), Shape({}, {}), _checkout(request))
-
-
-@reads(*documented_params(store_config), *documented_params(shape))
-async def shaped_call(request: Request) -> CheckoutCall:
-    return CheckoutCall(await store_config(request), await shape(request), _checkout(request))
-
-
-@reads(*documented_params(store_config), *documented_params(session_headers),
-       *documented_params(shape))
-async def session_call(request: Request) -> CheckoutCall:
-    """As ``shaped_call``; the session headers are checked too (an unknown value is a 400)."""
-    config = await store_config(request)
-    resolve_session(config, await session_headers(request))
-    return CheckoutCall(config, await shape(request), _checkout(request))
-
-
-StoreCall = Annotated[CheckoutCall, Depends(store_call)]
-ShapedCall = Annotated[CheckoutCall, Depends(shaped_call)]
-SessionCall = Annotated[CheckoutCall, Depends(session_call)]
-OrderId = Annotated[str, Path(description="The ID of the order", json_schema_extra={
-    "format": "uuid"})]
+StoreCtx = Annotated[RequestContext, context(STORE)]
+ShapedCtx = Annotated[RequestContext, context(STORE, SHAPE)]
+SessionCtx = Annotated[RequestContext, context(STORE, SESSION, SHAPE)]
+"""The session is not used, but its headers are checked (an unknown value is a 400)."""
 _NOTIFY: dict[int | str, dict[str, Any]] = {
     200: {"description": "OK", "headers": {NOTIFICATIONS: {
         "description": "JSON array of notifications", "schema": {"type": "string"}}}},
@@ -89,37 +48,35 @@ _NOTIFY: dict[int | str, dict[str, Any]] = {
 @router.get("/v1/checkout/{orderId}/initialize", operation_id="initialize",
             tags=["Checkout (Inline)"], response_model=cdto.CheckoutInitializedDto,
             summary="Prepares an order for an inline checkout")
-async def initialize(request: Request, orderId: OrderId, call: StoreCall,  # noqa: N803
-                     ) -> JsonResponse:
-    ready = await inline.initialize(call.checkout, call.config, parse_id(orderId, "order"),
-                                    base_url(request))
-    return JsonResponse({
-        "orderNumber": ready.order_number,
-        "paymentMethod": {
-            "settings": ready.settings,
-            "metaDataDefinitions": ready.metadata_definitions,
-            "urls": {"continue": ready.urls.continue_url, "cancel": ready.urls.cancel_url,
-                     "error": ready.urls.error_url, "callback": ready.urls.callback_url},
-        },
-    }, headers={"Cache-Control": "no-store"})
+async def initialize(orderId: OrderId, ctx: StoreCtx) -> JsonResponse:  # noqa: N803
+    ready = await inline.initialize(ctx.container.checkout, ctx.config, orderId,
+                                    ctx.base_url())
+    urls = ready.urls
+    return JsonResponse(_INITIALIZED(
+        orderNumber=ready.order_number,
+        paymentMethod=_PAYMENT_METHOD(
+            settings=ready.settings, metaDataDefinitions=ready.metadata_definitions,
+            urls=_URLS(continue_=urls.continue_url, cancel=urls.cancel_url,
+                       error=urls.error_url, callback=urls.callback_url)),
+    ), headers={"Cache-Control": "no-store"})
 
 
 @router.post("/v1/checkout/{orderId}/confirm", operation_id="confirm",
              tags=["Checkout (Inline)"], response_model=cdto.CheckoutConfirmDto,
              summary="Confirms an inline payment and finalizes the order", responses=_NOTIFY)
 async def confirm(orderId: OrderId, body: cdto.CheckoutConfirmRequestDto,  # noqa: N803
-                  call: ShapedCall) -> JsonResponse:
-    config, s = call.config, call.shape
+                  ctx: ShapedCtx) -> JsonResponse:
+    config, s = ctx.config, ctx.shape
     order, newly = await inline.confirm(
-        call.checkout, config, parse_id(orderId, "order"), inline.Confirmation(
+        ctx.container.checkout, config, orderId, inline.Confirmation(
             amount=body.amount, fee=body.fee, transaction_id=body.transactionId,
             payment_status=body.paymentStatus.value, metadata=body.metaData or {}))
     view = OrderView(View(config), s.expand)
     notice = Notice(f"order {order.order_number} placed" if newly
                     else f"order {order.order_number} was already placed", "Success")
     return JsonResponse(
-        apply_fields({"orderNumber": order.order_number,
-                      "transactionInfo": view.transaction_info(order)}, s.fields),
+        apply_fields(_CONFIRMED(orderNumber=order.order_number,
+                                transactionInfo=view.transaction_info(order)), s.fields),
         headers=notifications_header([notice]))
 
 
@@ -127,13 +84,11 @@ async def confirm(orderId: OrderId, body: cdto.CheckoutConfirmRequestDto,  # noq
             operation_id="getValidPaymentMethodsByOrderId", tags=["Checkout"],
             response_model=list[dto.PaymentMethodWithFeeDto],
             summary="The payment methods the order can use, with their fee")
-async def payment_methods(orderId: OrderId, call: SessionCall,  # noqa: N803
-                          ) -> JsonResponse:
-    config, s = call.config, call.shape
+async def payment_methods(orderId: OrderId, ctx: SessionCtx) -> JsonResponse:  # noqa: N803
+    config, s = ctx.config, ctx.shape
     view = View(config)
-    choices = await inline.payment_methods(call.checkout, config, parse_id(orderId, "order"))
-    body = [{**view.payment_method(c.method, s.expand), "fee": view.price(c.fee)}
-            for c in choices]
+    choices = await inline.payment_methods(ctx.container.checkout, config, orderId)
+    body = [view.payment_method_with_fee(c.method, s.expand, c.fee) for c in choices]
     return JsonResponse(apply_fields(body, s.fields))
 
 
@@ -141,13 +96,12 @@ async def payment_methods(orderId: OrderId, call: SessionCall,  # noqa: N803
             operation_id="getValidShippingMethodsByOrderId", tags=["Checkout"],
             response_model=list[dto.ShippingMethodWithRatesDto],
             summary="The shipping methods the order can use, with a rate per option")
-async def shipping_methods(orderId: OrderId, call: SessionCall,  # noqa: N803
-                           ) -> JsonResponse:
-    config, s = call.config, call.shape
+async def shipping_methods(orderId: OrderId, ctx: SessionCtx) -> JsonResponse:  # noqa: N803
+    config, s = ctx.config, ctx.shape
     view = View(config)
-    choices = await inline.shipping_methods(call.checkout, config, parse_id(orderId, "order"))
-    body = [{**view.shipping_method(c.method, s.expand),
-             "rates": [{"option": {"id": r.option.alias, "name": r.option.name}
-                        if r.option else None, "packageId": None, "value": view.price(r.price)}
-                       for r in c.rates]} for c in choices]
+    choices = await inline.shipping_methods(ctx.container.checkout, config, orderId)
+    body = [view.shipping_method_with_rates(c.method, s.expand, [
+        _RATE(option=_OPTION(id=r.option.alias, name=r.option.name) if r.option else None,
+              packageId=None, value=view.price(r.price))
+        for r in c.rates]) for c in choices]
     return JsonResponse(apply_fields(body, s.fields))

@@ -2,40 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Body, Depends, Path, Request
+from fastapi import APIRouter, Body, Path, Request
 from starlette.responses import Response
 
 from kasse.api import dto
 from kasse.api import order_dto as odto
-from kasse.api.deps import (
-    PREFIX,
-    ApiKey,
-    Shape,
-    documented_params,
-    parse_id,
-    reads,
-    require_api_key,
-    session_headers,
-    shape,
-    store_config,
-)
+from kasse.api.context import SESSION, SHAPE, STORE, RequestContext, context, resolver
+from kasse.api.deps import PREFIX, ApiKey, documented_params, reads, require_api_key
+from kasse.api.ids import ORDER, OrderId, OrderLineId
 from kasse.api.order_view import OrderView
-from kasse.api.rendered_orders import Key, RenderedOrders
+from kasse.api.rendered_orders import Key
 from kasse.api.responses import NOTIFICATIONS, JsonResponse, notifications_header
 from kasse.api.serializers import View
 from kasse.api.shaping import apply_fields
-from kasse.api.state import app_state
 from kasse.domain import payment_link
 from kasse.domain.order import Notice, Order
-from kasse.domain.session import Session, resolve_session
 from kasse.domain.store import StoreConfig
 from kasse.services import order_changes as changes
-from kasse.services.orders import AddProduct, LineChange, NewOrder, Orders, PricedOrder
+from kasse.services.orders import AddProduct, LineChange, NewOrder, PricedOrder
 
 _NOTIFY_HEADER = {NOTIFICATIONS: {
     "description": "JSON array of notifications: `[{message, category, type}]`",
@@ -52,46 +40,28 @@ MUTATION: dict[int | str, dict[str, Any]] = {
     409: {**_PROBLEM, "description": "The order is being changed by many requests at once"},
 }
 
-Config = Annotated[StoreConfig, Depends(store_config)]
-ShapeDep = Annotated[Shape, Depends(shape)]
-OrderId = Annotated[str, Path(description="The ID of the order", json_schema_extra={
-    "format": "uuid"})]
 OrderIdOrLink = Annotated[str, Path(
     description="The ID of the order, or a payment link token")]
-LineId = Annotated[str, Path(description="The ID of the order line", json_schema_extra={
-    "format": "uuid"})]
 BundleId = Annotated[str, Path(description="The bundle ID of the bundle order line")]
 
-
-async def _orders(request: Request) -> Orders:
-    return app_state(request).container.orders
-
-
-OrdersDep = Annotated[Orders, Depends(_orders)]
+Ctx = Annotated[RequestContext, context(STORE, SESSION, SHAPE)]
+"""What every order operation reads: the store, the session defaults, the shape."""
+ShapedCtx = Annotated[RequestContext, context(STORE, SHAPE)]
 
 
-@dataclass(frozen=True, slots=True)
-class OrderCall:
-    """What every order operation needs from its request, resolved in one step: the
-    store, the session defaults, the response shape and the rendered bodies kept so far."""
+def _key(config: StoreConfig, query: str, order_id: UUID, version: int) -> Key:
+    return (order_id, version, config.store.config_version, query)
 
-    config: StoreConfig
-    session: Session
-    shape: Shape
-    query: str
-    orders: Orders
-    rendered: RenderedOrders
 
-    def key(self, order_id: UUID, version: int) -> Key:
-        return (order_id, version, self.config.store.config_version, self.query)
-
-    def respond(self, priced: PricedOrder, *, mutation: bool = True) -> Response:
-        body = orjson.dumps(apply_fields(
-            OrderView(View(self.config), self.shape.expand).order(priced), self.shape.fields))
-        if _keepable(priced.order, self.config):
-            self.rendered.put(self.key(priced.order.id, priced.order.version), body)
-        headers = notifications_header(priced.notices) if mutation else None
-        return Response(body, media_type=JsonResponse.media_type, headers=headers)
+def _respond(ctx: RequestContext, priced: PricedOrder, *, mutation: bool = True) -> Response:
+    """The order as this request shapes it, kept for the next read when it may be."""
+    config, order = ctx.config, priced.order
+    body = orjson.dumps(apply_fields(
+        OrderView(View(config), ctx.shape.expand).order(priced), ctx.shape.fields))
+    if _keepable(order, config):
+        ctx.state.rendered_orders.put(_key(config, ctx.query, order.id, order.version), body)
+    headers = notifications_header(priced.notices) if mutation else None
+    return Response(body, media_type=JsonResponse.media_type, headers=headers)
 
 
 def _keepable(order: Order, config: StoreConfig) -> bool:
@@ -99,20 +69,6 @@ def _keepable(order: Order, config: StoreConfig) -> bool:
     uses left of a discount code, a gift card's balance or a discount's date window can
     change what an unchanged order shows."""
     return not (order.discount_codes or order.gift_card_codes or config.has_timed_discounts)
-
-
-@reads(*documented_params(store_config), *documented_params(session_headers),
-       *documented_params(shape))
-async def order_call(request: Request) -> OrderCall:
-    # One dependency instead of four: resolving each costs more than what it does.
-    config = await store_config(request)
-    state = app_state(request)
-    return OrderCall(config, resolve_session(config, await session_headers(request)),
-                     await shape(request), request.url.query, state.container.orders,
-                     state.rendered_orders)
-
-
-Call = Annotated[OrderCall, Depends(order_call)]
 
 
 def _line_change(line_id: UUID, body: odto.UpdateOrderLineRequestDto) -> LineChange:
@@ -162,66 +118,66 @@ def _add(body: odto.AddProductRequestDto) -> AddProduct:
 @router.post("/v1/orders", operation_id="createOrder", tags=["Order"],
              summary="Creates a new order (a cart)", response_model=odto.OrderDto,
              responses=MUTATION)
-async def create_order(r: Call,
+async def create_order(ctx: Ctx,
                        body: Annotated[odto.CreateOrderRequestDto | None, Body()] = None
                        ) -> Response:
     body = body or odto.CreateOrderRequestDto()
-    priced = await r.orders.create(r.config, r.session, NewOrder(
+    priced = await ctx.container.orders.create(ctx.config, ctx.session, NewOrder(
         currency=body.currency, language=body.language, tax_class=body.taxClass,
         customer_reference=body.customerReference))
-    return r.respond(priced)
+    return _respond(ctx, priced)
 
 
 # A storefront reads its cart on nearly every page: this route resolves what it needs
 # itself instead of through FastAPI's dependencies, which cost more than answering with a
 # kept body. It checks the same key, headers and query, in the same order.
 reads_router = APIRouter(prefix=PREFIX, responses=router.responses)
+_order_context = resolver(STORE, SESSION, SHAPE)
 
 
 @reads_router.get("/v1/order/{orderId}", operation_id="getOrderById", tags=["Order"],
                   summary="Gets an order by ID", response_model=odto.OrderDto)
-@reads(*documented_params(require_api_key), *documented_params(order_call))
+@reads(*documented_params(require_api_key), *documented_params(_order_context))
 async def get_order(request: Request, orderId: OrderIdOrLink) -> Response:  # noqa: N803
     """An order by id, or the open cart of a payment link (the same path in the contract:
     ``v1/order/{paymentLinkToken}``)."""
     await require_api_key(request)
-    r = await order_call(request)
+    ctx = await _order_context(request)
+    config, orders = ctx.config, ctx.container.orders
     if payment_link.looks_like_link(orderId.strip()):
-        key = app_state(request).container.secret_key
-        priced = await r.orders.by_payment_link(r.config, orderId, key)
-        return r.respond(priced, mutation=False)
-    order_id = parse_id(orderId, "order")
-    body = r.rendered.get(r.key(order_id, await r.orders.version(r.config, order_id)))
+        priced = await orders.by_payment_link(config, orderId, ctx.container.secret_key)
+        return _respond(ctx, priced, mutation=False)
+    order_id = ORDER.parse(orderId)
+    version = await orders.version(config, order_id)
+    body = ctx.state.rendered_orders.get(_key(config, ctx.query, order_id, version))
     if body is not None:
         return Response(body, media_type=JsonResponse.media_type)
-    return r.respond(await r.orders.get(r.config, order_id), mutation=False)
+    return _respond(ctx, await orders.get(config, order_id), mutation=False)
 
 
 @router.post("/v1/order/{orderId}", operation_id="addProductToOrder", tags=["Order"],
              summary="Adds a product to an order", response_model=odto.OrderDto,
              responses=MUTATION)
 async def add_product(orderId: OrderId, body: odto.AddProductRequestDto,  # noqa: N803
-                      r: Call) -> Response:
-    priced = await r.orders.add_product(r.config, parse_id(orderId, "order"), _add(body))
-    return r.respond(priced)
+                      ctx: Ctx) -> Response:
+    priced = await ctx.container.orders.add_product(ctx.config, orderId, _add(body))
+    return _respond(ctx, priced)
 
 
 @router.patch("/v1/order/{orderId}", operation_id="updateOrder", tags=["Order"],
               summary="Updates an order", response_model=odto.OrderDto, responses=MUTATION)
 async def update_order(orderId: OrderId, body: odto.UpdateOrderRequestDto,  # noqa: N803
-                       r: Call
-                       ) -> Response:
-    priced = await r.orders.update(r.config, parse_id(orderId, "order"), _order_change(body))
-    return r.respond(priced)
+                       ctx: Ctx) -> Response:
+    priced = await ctx.container.orders.update(ctx.config, orderId, _order_change(body))
+    return _respond(ctx, priced)
 
 
 @router.delete("/v1/order/{orderId}", operation_id="deleteOrder", tags=["Order"],
                summary="Deletes an open order (a cart)", responses=MUTATION)
-async def delete_order(orderId: OrderId, r: Call) -> Response:
-    order_id = parse_id(orderId, "order")
-    await r.orders.delete(r.config, order_id)
+async def delete_order(orderId: OrderId, ctx: Ctx) -> Response:  # noqa: N803
+    await ctx.container.orders.delete(ctx.config, orderId)
     notice = Notice("cart deleted", "Success")
-    return JsonResponse({"id": str(order_id), "deleted": True},
+    return JsonResponse({"id": str(orderId), "deleted": True},
                         headers=notifications_header([notice]))
 
 
@@ -232,40 +188,38 @@ async def delete_order(orderId: OrderId, r: Call) -> Response:
               summary="Updates several order lines at once (all or nothing)",
               response_model=odto.OrderDto, responses=MUTATION)
 async def update_lines(orderId: OrderId,  # noqa: N803
-                       body: list[odto.UpdateOrderLineWithIdRequestDto],
-                       r: Call
+                       body: list[odto.UpdateOrderLineWithIdRequestDto], ctx: Ctx
                        ) -> Response:
-    priced = await r.orders.update_lines(r.config, parse_id(orderId, "order"),
-                                       [_line_change(item.id, item) for item in body])
-    return r.respond(priced)
+    priced = await ctx.container.orders.update_lines(
+        ctx.config, orderId, [_line_change(item.id, item) for item in body])
+    return _respond(ctx, priced)
 
 
 @router.delete("/v1/order/{orderId}/items", operation_id="deleteAllOrderLines",
                tags=["Order"], summary="Removes every line of an order",
                response_model=odto.OrderDto, responses=MUTATION)
-async def delete_lines(orderId: OrderId, r: Call) -> Response:
-    priced = await r.orders.clear_lines(r.config, parse_id(orderId, "order"))
-    return r.respond(priced)
+async def delete_lines(orderId: OrderId, ctx: Ctx) -> Response:  # noqa: N803
+    priced = await ctx.container.orders.clear_lines(ctx.config, orderId)
+    return _respond(ctx, priced)
 
 
 @router.patch("/v1/order/{orderId}/item/{orderLineId}", operation_id="updateOrderLine",
               tags=["Order"], summary="Updates an order line", response_model=odto.OrderDto,
               responses=MUTATION)
-async def update_line(orderId: OrderId, orderLineId: LineId,  # noqa: N803
-                      body: odto.UpdateOrderLineRequestDto, r: Call) -> Response:
-    change = _line_change(parse_id(orderLineId, "order line"), body)
-    priced = await r.orders.update_lines(r.config, parse_id(orderId, "order"), [change])
-    return r.respond(priced)
+async def update_line(orderId: OrderId, orderLineId: OrderLineId,  # noqa: N803
+                      body: odto.UpdateOrderLineRequestDto, ctx: Ctx) -> Response:
+    priced = await ctx.container.orders.update_lines(
+        ctx.config, orderId, [_line_change(orderLineId, body)])
+    return _respond(ctx, priced)
 
 
 @router.delete("/v1/order/{orderId}/item/{orderLineId}", operation_id="deleteOrderLine",
                tags=["Order"], summary="Removes an order line", response_model=odto.OrderDto,
                responses=MUTATION)
-async def delete_line(orderId: OrderId, orderLineId: LineId, r: Call  # noqa: N803
+async def delete_line(orderId: OrderId, orderLineId: OrderLineId, ctx: Ctx  # noqa: N803
                       ) -> Response:
-    priced = await r.orders.remove_line(r.config, parse_id(orderId, "order"),
-                                      parse_id(orderLineId, "order line"))
-    return r.respond(priced)
+    priced = await ctx.container.orders.remove_line(ctx.config, orderId, orderLineId)
+    return _respond(ctx, priced)
 
 
 # --- bundles ----------------------------------------------------------------------------
@@ -275,10 +229,10 @@ async def delete_line(orderId: OrderId, orderLineId: LineId, r: Call  # noqa: N8
              tags=["Order"], summary="Adds a product to a bundle of an order",
              response_model=odto.OrderDto, responses=MUTATION)
 async def add_to_bundle(orderId: OrderId, bundleId: BundleId,  # noqa: N803
-                        body: odto.AddProductRequestDto, r: Call) -> Response:
-    priced = await r.orders.add_product(r.config, parse_id(orderId, "order"), _add(body),
-                                      into_bundle=bundleId)
-    return r.respond(priced)
+                        body: odto.AddProductRequestDto, ctx: Ctx) -> Response:
+    priced = await ctx.container.orders.add_product(ctx.config, orderId, _add(body),
+                                                    into_bundle=bundleId)
+    return _respond(ctx, priced)
 
 
 @router.patch("/v1/order/{orderId}/bundle/{bundleId}/items",
@@ -286,13 +240,12 @@ async def add_to_bundle(orderId: OrderId, bundleId: BundleId,  # noqa: N803
               summary="Updates several items of a bundle at once (all or nothing)",
               response_model=odto.OrderDto, responses=MUTATION)
 async def update_bundle_lines(orderId: OrderId, bundleId: BundleId,  # noqa: N803
-                              body: list[odto.UpdateOrderLineWithIdRequestDto],
-                              r: Call
+                              body: list[odto.UpdateOrderLineWithIdRequestDto], ctx: Ctx
                               ) -> Response:
-    priced = await r.orders.update_lines(r.config, parse_id(orderId, "order"),
-                                       [_line_change(item.id, item) for item in body],
-                                       bundle_id=bundleId)
-    return r.respond(priced)
+    priced = await ctx.container.orders.update_lines(
+        ctx.config, orderId, [_line_change(item.id, item) for item in body],
+        bundle_id=bundleId)
+    return _respond(ctx, priced)
 
 
 @router.delete("/v1/order/{orderId}/bundle/{bundleId}/items",
@@ -300,10 +253,9 @@ async def update_bundle_lines(orderId: OrderId, bundleId: BundleId,  # noqa: N80
                summary="Removes every item of a bundle", response_model=odto.OrderDto,
                responses=MUTATION)
 async def delete_bundle_lines(orderId: OrderId, bundleId: BundleId,  # noqa: N803
-                              r: Call
-                              ) -> Response:
-    priced = await r.orders.clear_lines(r.config, parse_id(orderId, "order"), bundle_id=bundleId)
-    return r.respond(priced)
+                              ctx: Ctx) -> Response:
+    priced = await ctx.container.orders.clear_lines(ctx.config, orderId, bundle_id=bundleId)
+    return _respond(ctx, priced)
 
 
 @router.patch("/v1/order/{orderId}/bundle/{bundleId}/item/{orderLineId}",
@@ -311,13 +263,11 @@ async def delete_bundle_lines(orderId: OrderId, bundleId: BundleId,  # noqa: N80
               summary="Updates an item of a bundle", response_model=odto.OrderDto,
               responses=MUTATION)
 async def update_bundle_line(orderId: OrderId, bundleId: BundleId,  # noqa: N803
-                             orderLineId: LineId, body: odto.UpdateOrderLineRequestDto,  # noqa: N803
-                             r: Call
-                             ) -> Response:
-    change = _line_change(parse_id(orderLineId, "order line"), body)
-    priced = await r.orders.update_lines(r.config, parse_id(orderId, "order"), [change],
-                                       bundle_id=bundleId)
-    return r.respond(priced)
+                             orderLineId: OrderLineId,  # noqa: N803
+                             body: odto.UpdateOrderLineRequestDto, ctx: Ctx) -> Response:
+    priced = await ctx.container.orders.update_lines(
+        ctx.config, orderId, [_line_change(orderLineId, body)], bundle_id=bundleId)
+    return _respond(ctx, priced)
 
 
 @router.delete("/v1/order/{orderId}/bundle/{bundleId}/item/{orderLineId}",
@@ -325,10 +275,10 @@ async def update_bundle_line(orderId: OrderId, bundleId: BundleId,  # noqa: N803
                summary="Removes an item of a bundle", response_model=odto.OrderDto,
                responses=MUTATION)
 async def delete_bundle_line(orderId: OrderId, bundleId: BundleId,  # noqa: N803
-                             orderLineId: LineId, r: Call) -> Response:
-    priced = await r.orders.remove_line(r.config, parse_id(orderId, "order"),
-                                      parse_id(orderLineId, "order line"), bundle_id=bundleId)
-    return r.respond(priced)
+                             orderLineId: OrderLineId, ctx: Ctx) -> Response:  # noqa: N803
+    priced = await ctx.container.orders.remove_line(ctx.config, orderId, orderLineId,
+                                                    bundle_id=bundleId)
+    return _respond(ctx, priced)
 
 
 # --- customer -------------------------------------------------------------------------
@@ -337,8 +287,8 @@ async def delete_bundle_line(orderId: OrderId, bundleId: BundleId,  # noqa: N803
 @router.get("/v1/customer/{customerReferenceOrEmail}/orders", operation_id="getCustomerOrders",
             tags=["Customer"], summary="Gets a customer's finalized orders, newest first",
             response_model=list[odto.OrderDto])
-async def customer_orders(customerReferenceOrEmail: str, config: Config,  # noqa: N803
-                          s: ShapeDep, orders: OrdersDep) -> Response:
-    found = await orders.customer_orders(config, customerReferenceOrEmail)
-    view = OrderView(View(config), s.expand)
-    return JsonResponse([apply_fields(view.order(p), s.fields) for p in found])
+async def customer_orders(customerReferenceOrEmail: str,  # noqa: N803
+                          ctx: ShapedCtx) -> Response:
+    found = await ctx.container.orders.customer_orders(ctx.config, customerReferenceOrEmail)
+    view = OrderView(View(ctx.config), ctx.shape.expand)
+    return JsonResponse([apply_fields(view.order(p), ctx.shape.fields) for p in found])

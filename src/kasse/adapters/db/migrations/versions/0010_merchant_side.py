@@ -163,6 +163,7 @@ def upgrade() -> None:
     with op.batch_alter_table('order_lines', schema=None) as batch_op:
         batch_op.add_column(sa.Column('fulfilled_quantity', ScaledDecimal(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('refunded_quantity', ScaledDecimal(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('restocked_quantity', ScaledDecimal(), server_default='0', nullable=False))
 
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.add_column(sa.Column('total_price', ScaledDecimal(), nullable=True))
@@ -183,9 +184,13 @@ def upgrade() -> None:
         batch_op.drop_index('ix_orders_store_customer_reference')
         batch_op.create_index('ix_orders_store_email_finalized', ['store_id', 'customer_email', 'finalized_at', 'id'], unique=False)
         batch_op.create_index('ix_orders_store_reference_finalized', ['store_id', 'customer_reference', 'finalized_at', 'id'], unique=False)
+    # The management API's webhook lists: deliveries newest first, and an order's events
+    # (its timeline's webhook deliveries too).
+    with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_webhook_deliveries_created', ['created_at', 'id'], unique=False)
     with op.batch_alter_table('outbox_events', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_events_aggregate', ['aggregate_id', 'created_at'], unique=False)
-
+    # The orders that used a code (the staff's order lists filter by it).
     with op.batch_alter_table('redemptions', schema=None) as batch_op:
         batch_op.create_index('ix_redemptions_code', ['code'], unique=False)
 
@@ -203,10 +208,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('redemptions', schema=None) as batch_op:
         batch_op.drop_index('ix_redemptions_code')
-
     with op.batch_alter_table('outbox_events', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_events_aggregate')
-
+    with op.batch_alter_table('webhook_deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_webhook_deliveries_created')
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_index('ix_orders_store_reference_finalized')
         batch_op.drop_index('ix_orders_store_email_finalized')
@@ -226,6 +231,7 @@ def downgrade() -> None:
         batch_op.drop_column('total_price')
 
     with op.batch_alter_table('order_lines', schema=None) as batch_op:
+        batch_op.drop_column('restocked_quantity')
         batch_op.drop_column('refunded_quantity')
         batch_op.drop_column('fulfilled_quantity')
 

@@ -456,6 +456,8 @@ class OrderSearch(Protocol):
                     before: tuple[datetime, UUID] | None, limit: int) -> list[AuditEntry]:
         """Audit entries of a store or of an order, newest first, from before ``before``
         (a time and the id of the entry there)."""
+
+
 class EmailRepository(Protocol):
     """The shopper's emails: the relay of outbox events into messages, the messages with
     their leases, and their attempts."""

@@ -238,9 +238,14 @@ def load_sqlite(url: str, store_alias: str, until: int) -> int:
 def _record(table: Table, row: dict[str, Any]) -> tuple[Any, ...]:
     out = []
     for column in table.columns:
-        if column.name not in row:
+        if column.name in row:
+            value = row[column.name]
+        elif column.default is not None and column.default.is_scalar:
+            value = column.default.arg  # a column added since, with its default
+        elif column.nullable:
+            value = None
+        else:
             raise KeyError(f"bench rows of {table.name} lack its column {column.name}")
-        value = row[column.name]
         if value is not None and isinstance(column.type, ScaledDecimal):
             value = to_scaled(value)
         elif value is not None and isinstance(column.type, JSON):

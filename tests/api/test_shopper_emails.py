@@ -217,3 +217,36 @@ def test_staff_see_an_orders_emails_preview_them_and_resend_them(
     # mail program would take it for the one it has).
     assert second.message["Message-ID"] != first.message["Message-ID"]
     assert second.message["Subject"] == first.message["Subject"]
+
+
+def test_staff_actions_reach_the_shopper_as_shipped_refunded_and_canceled_emails(
+        demo_db_url: str, tmp_path: Path, mail: MailServer) -> None:
+    """The real management actions, not made-up events: a shipment, a refund recorded by
+    hand and a cancel each send their message once, with what the staff entered."""
+    manager = issue_token(demo_db_url, "manager")
+
+    def act(order_id: str, action: str, body: dict[str, Any]) -> None:
+        done = api.post(f"{MANAGEMENT}/orders/{order_id}/{action}", json=body,
+                        headers=bearer(manager, **{"Idempotency-Key": uuid4().hex}))
+        assert done.status_code in (200, 201), done.text
+
+    with app_with_smtp(demo_db_url, tmp_path, mail.port) as api:
+        shipped = place_order(api, language="en")
+        canceled = place_order(api, language="en")
+        mail.wait_for(2)  # the two confirmations
+        act(shipped["id"], "fulfilments", {"carrier": "DHL", "trackingNumber": "00340434"})
+        act(shipped["id"], "payments", {"reference": "BANK-1"})
+        act(shipped["id"], "refunds", {"amount": "5.00", "reason": "late delivery"})
+        act(canceled["id"], "cancel", {"reason": "customer asked"})
+        received = mail.wait_for(5)
+        time.sleep(0.6)  # several more worker rounds: nothing more is sent
+        assert len(mail.messages()) == 5
+    subjects = sorted(r.message["Subject"] for r in received[2:])
+    assert subjects == sorted([
+        f"Your order {shipped['orderNumber']} is on its way",
+        f"Refund for your order {shipped['orderNumber']}",
+        f"Your order {canceled['orderNumber']} was canceled"])
+    shipment = next(r for r in received[2:] if "on its way" in r.message["Subject"])
+    text = shipment.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "DHL" in text and "00340434" in text
+    assert all(r.rcpt_tos == ["ada@example.com"] for r in received[2:])

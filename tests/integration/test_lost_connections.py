@@ -22,6 +22,7 @@ from kasse.adapters.db.database import Database
 from kasse.adapters.db.outage import connection_lost, unavailable
 from kasse.adapters.db.storage import SqlStorage
 from kasse.adapters.db.webhook_repository import on_outbox_commit
+from kasse.domain.audit import COMMAND_LINE
 from kasse.services.catalog import StoreDirectory
 from kasse.services.stock import StockBook
 from tests.conftest import API_KEY
@@ -188,7 +189,8 @@ async def _deliver(db_url: str, item: str, units: Decimal) -> None:
     try:
         storage = SqlStorage(db)
         config = await StoreDirectory(storage).get("demo")
-        await StockBook(storage).adjust(config, item, units, reason="delivery for the test")
+        await StockBook(storage).adjust(config, item, reason="received", actor=COMMAND_LINE,
+                                        change=units, note="delivery for the test")
     finally:
         await db.dispose()
 

@@ -8,6 +8,7 @@ made and its new ETag. An order of a store the token may not act on is not found
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from uuid import UUID
@@ -18,7 +19,7 @@ from starlette.responses import Response
 
 from kasse.api.ids import ORDER
 from kasse.api.management import MANAGEMENT_PREFIX
-from kasse.api.management.actions import ActionDep
+from kasse.api.management.actions import Action, ActionDep
 from kasse.api.management.auth import allowed
 from kasse.api.management.order_answers import answer
 from kasse.api.state import app_state
@@ -119,71 +120,59 @@ class FulfilmentBody(ActionBody):
     trackingUrl: str | None = Field(None, max_length=10000)  # noqa: N815
 
 
-async def _target(request: Request, principal: Principal, order_id: UUID,
-                  permission: Permission) -> tuple[OrderManagement, StoreConfig, UUID]:
-    management = app_state(request).container.order_management
-    config = await management.store_for(principal, order_id)
-    principal.require(permission, config.store.id)
-    return management, config, order_id
+Use = Callable[[OrderManagement, StoreConfig, UUID, dict[str, Any]], Awaitable[Done]]
+"""What an action asks of the order management, given the order's store and id and who
+acts on which version (``actor``, ``expected_version``)."""
+
+
+async def _act(request: Request, principal: Principal, order_id: UUID,
+               permission: Permission, action: Action, use: Use, *,
+               record: str | None = None, status: int = 200) -> Response:
+    """Run ``use`` once per Idempotency-Key on an order the principal may act on, and
+    answer the order summary with the record it made under ``record``."""
+    async def work() -> dict[str, Any]:
+        management = app_state(request).container.order_management
+        config = await management.store_for(principal, order_id)
+        principal.require(permission, config.store.id)
+        who = {"actor": action.actor, "expected_version": action.expected_version}
+        return answer(await use(management, config, order_id, who), config, record)
+
+    return await action.run(work, status=status)
 
 
 @router.post("/orders/{orderId}/status", summary="Move the order to another status")
 async def change_status(request: Request, order: OrderId, body: StatusBody,
                         principal: Annotated[Principal, allowed(Permission.ORDERS_EDIT)],
                         action: ActionDep) -> Response:
-    async def work() -> dict[str, Any]:
-        management, config, order_id = await _target(request, principal, order,
-                                                     Permission.ORDERS_EDIT)
-        done = await management.change_status(
-            config, order_id, body.status, actor=action.actor,
-            expected_version=action.expected_version)
-        return answer(done, config, "statusChange")
-
-    return await action.run(work)
+    return await _act(request, principal, order, Permission.ORDERS_EDIT, action,
+                      lambda m, c, o, who: m.change_status(c, o, body.status, **who),
+                      record="statusChange")
 
 
 @router.post("/orders/{orderId}/notes", status_code=201, summary="Add a staff note")
 async def add_note(request: Request, order: OrderId, body: NoteBody,
                    principal: Annotated[Principal, allowed(Permission.ORDERS_NOTE)],
                    action: ActionDep) -> Response:
-    async def work() -> dict[str, Any]:
-        management, config, order_id = await _target(request, principal, order,
-                                                     Permission.ORDERS_NOTE)
-        done = await management.add_note(config, order_id, body.body, actor=action.actor,
-                                         expected_version=action.expected_version)
-        return answer(done, config, "note")
-
-    return await action.run(work, status=201)
+    return await _act(request, principal, order, Permission.ORDERS_NOTE, action,
+                      lambda m, c, o, who: m.add_note(c, o, body.body, **who),
+                      record="note", status=201)
 
 
 @router.post("/orders/{orderId}/tags", summary="Add and remove tags")
 async def change_tags(request: Request, order: OrderId, body: TagsBody,
                       principal: Annotated[Principal, allowed(Permission.ORDERS_EDIT)],
                       action: ActionDep) -> Response:
-    async def work() -> dict[str, Any]:
-        management, config, order_id = await _target(request, principal, order,
-                                                     Permission.ORDERS_EDIT)
-        done = await management.change_tags(
-            config, order_id, add=body.add, remove=body.remove, actor=action.actor,
-            expected_version=action.expected_version)
-        return answer(done, config)
-
-    return await action.run(work)
+    return await _act(request, principal, order, Permission.ORDERS_EDIT, action,
+                      lambda m, c, o, who: m.change_tags(c, o, add=body.add, remove=body.remove,
+                                                         **who))
 
 
 @router.put("/orders/{orderId}/tags", summary="Replace the tags")
 async def replace_tags(request: Request, order: OrderId, body: ReplaceTagsBody,
                        principal: Annotated[Principal, allowed(Permission.ORDERS_EDIT)],
                        action: ActionDep) -> Response:
-    async def work() -> dict[str, Any]:
-        management, config, order_id = await _target(request, principal, order,
-                                                     Permission.ORDERS_EDIT)
-        done = await management.change_tags(
-            config, order_id, replace=body.tags, actor=action.actor,
-            expected_version=action.expected_version)
-        return answer(done, config)
-
-    return await action.run(work)
+    return await _act(request, principal, order, Permission.ORDERS_EDIT, action,
+                      lambda m, c, o, who: m.change_tags(c, o, replace=body.tags, **who))
 
 
 @router.post("/orders/{orderId}/capture", summary="Capture the authorized payment")
@@ -191,15 +180,9 @@ async def capture(request: Request, order: OrderId,
                   principal: Annotated[Principal, allowed(Permission.PAYMENTS)],
                   action: ActionDep,
                   body: Annotated[CaptureBody | None, Body()] = None) -> Response:
-    async def work() -> dict[str, Any]:
-        management, config, order_id = await _target(request, principal, order,
-                                                     Permission.PAYMENTS)
-        done = await management.capture(
-            config, order_id, body.amount if body else None, actor=action.actor,
-            expected_version=action.expected_version)
-        return answer(done, config, "payment")
-
-    return await action.run(work)
+    return await _act(request, principal, order, Permission.PAYMENTS, action,
+                      lambda m, c, o, who: m.capture(c, o, body.amount if body else None, **who),
+                      record="payment")
 
 
 @router.post("/orders/{orderId}/payments", status_code=201,
@@ -207,15 +190,10 @@ async def capture(request: Request, order: OrderId,
 async def record_payment(request: Request, order: OrderId, body: PaymentBody,
                          principal: Annotated[Principal, allowed(Permission.PAYMENTS)],
                          action: ActionDep) -> Response:
-    async def work() -> dict[str, Any]:
-        management, config, order_id = await _target(request, principal, order,
-                                                     Permission.PAYMENTS)
-        done = await management.record_payment(
-            config, order_id, body.amount, body.reference, actor=action.actor,
-            expected_version=action.expected_version)
-        return answer(done, config, "payment")
-
-    return await action.run(work, status=201)
+    return await _act(request, principal, order, Permission.PAYMENTS, action,
+                      lambda m, c, o, who: m.record_payment(c, o, body.amount, body.reference,
+                                                           **who),
+                      record="payment", status=201)
 
 
 @router.post("/orders/{orderId}/refunds", status_code=201,
@@ -225,18 +203,12 @@ async def refund(request: Request, order: OrderId,
                  action: ActionDep,
                  body: Annotated[RefundBody | None, Body()] = None) -> Response:
     given = body or RefundBody()
+    wanted = RefundRequest(amount=given.amount, lines=_lines(given.lines) or (),
+                           reason=given.reason, restock=given.restock, manual=given.manual)
 
-    async def work() -> dict[str, Any]:
-        management, config, order_id = await _target(request, principal, order,
-                                                     Permission.PAYMENTS)
-        done = await management.refund(
-            config, order_id, RefundRequest(
-                amount=given.amount, lines=_lines(given.lines) or (), reason=given.reason,
-                restock=given.restock, manual=given.manual),
-            actor=action.actor, expected_version=action.expected_version)
-        return answer(done, config, "refund")
-
-    return await action.run(work, status=201)
+    return await _act(request, principal, order, Permission.PAYMENTS, action,
+                      lambda m, c, o, who: m.refund(c, o, wanted, **who),
+                      record="refund", status=201)
 
 
 @router.post("/orders/{orderId}/cancel",
@@ -247,15 +219,10 @@ async def cancel(request: Request, order: OrderId,
                  body: Annotated[CancelBody | None, Body()] = None) -> Response:
     given = body or CancelBody()
 
-    async def work() -> dict[str, Any]:
-        management, config, order_id = await _target(request, principal, order,
-                                                     Permission.PAYMENTS)
-        done: Done = await management.cancel(
-            config, order_id, reason=given.reason, restock=given.restock,
-            actor=action.actor, expected_version=action.expected_version)
-        return answer(done, config, "payment")
-
-    return await action.run(work)
+    return await _act(request, principal, order, Permission.PAYMENTS, action,
+                      lambda m, c, o, who: m.cancel(c, o, reason=given.reason,
+                                                    restock=given.restock, **who),
+                      record="payment")
 
 
 @router.post("/orders/{orderId}/fulfilments", status_code=201,
@@ -266,13 +233,9 @@ async def fulfil(request: Request, order: OrderId,
                  body: Annotated[FulfilmentBody | None, Body()] = None) -> Response:
     given = body or FulfilmentBody()
 
-    async def work() -> dict[str, Any]:
-        management, config, order_id = await _target(request, principal, order,
-                                                     Permission.FULFIL)
-        done = await management.fulfil(
-            config, order_id, _lines(given.lines), carrier=given.carrier,
-            tracking_number=given.trackingNumber, tracking_url=given.trackingUrl,
-            actor=action.actor, expected_version=action.expected_version)
-        return answer(done, config, "fulfilment")
-
-    return await action.run(work, status=201)
+    return await _act(request, principal, order, Permission.FULFIL, action,
+                      lambda m, c, o, who: m.fulfil(
+                          c, o, _lines(given.lines), carrier=given.carrier,
+                          tracking_number=given.trackingNumber, tracking_url=given.trackingUrl,
+                          **who),
+                      record="fulfilment", status=201)
